@@ -1,0 +1,40 @@
+/** Scenario API tokens (Quickchat): write_all includes every read_all permission. */
+export const TOKEN_SCOPES = ["read_all", "write_all"] as const;
+export type TokenScope = (typeof TOKEN_SCOPES)[number];
+
+/**
+ * Developer keys (Quincer): explicit scopes. workspace:admin is Parley's own: it manages
+ * scenarios, team members, tokens and keys of the key's workspace.
+ */
+export const DEVELOPER_SCOPES = [
+  "conversations:read",
+  "conversations:takeover",
+  "conversations:reply",
+  "conversations:handback",
+  "leads:read",
+  "leads:write",
+  "tasks:read",
+  "workspace:admin",
+] as const;
+export type DeveloperScope = (typeof DEVELOPER_SCOPES)[number];
+
+export const CREDENTIAL_KINDS = ["scenario_token", "developer", "widget", "legacy"] as const;
+export type CredentialKind = (typeof CREDENTIAL_KINDS)[number];
+
+/** Who is calling. `system` is the operator at the admin CLI: it may do anything. */
+export type Principal =
+  | {
+      kind: CredentialKind;
+      credentialId: string;
+      workspaceId: string;
+      scenarioId: string | null;
+      memberId: string | null;
+      scopes: ReadonlySet<string>;
+    }
+  | { kind: "system" };
+
+export const SYSTEM: Principal = { kind: "system" };
+
+export function tokenScopes(scope: TokenScope): string[] {
+  return scope === "write_all" ? ["read_all", "write_all"] : ["read_all"];
+}

@@ -1,0 +1,88 @@
+import { randomUUID } from "node:crypto";
+import type { Server } from "node:http";
+import { WebSocketServer } from "ws";
+import { useServer } from "graphql-ws/use/ws";
+import type { ExecutionArgs } from "graphql";
+import type { YogaServerInstance } from "graphql-yoga";
+import type { Principal } from "../auth/scopes.ts";
+import { AppError } from "../errors.ts";
+import type { Runtime } from "../services/context.ts";
+import { graphqlPrincipal } from "./yoga.ts";
+import type { Config } from "../config.ts";
+
+type ConnectionExtra = {
+  principal?: Principal | null;
+  requestId?: string;
+};
+
+/**
+ * graphql-ws on the same port and path as HTTP GraphQL. The credential travels in connectionParams
+ * (`Authorization: Bearer …`); every operation goes through yoga.getEnveloped, so WebSocket
+ * operations get the same context, limits, armor and masking as HTTP ones.
+ */
+export function attachGraphQLWebSocket(
+  server: Server,
+  yoga: YogaServerInstance<any, any>,
+  runtime: Runtime,
+  config: Config,
+) {
+  const wss = new WebSocketServer({ noServer: true, maxPayload: 1024 * 1024 });
+  server.on("upgrade", (req, socket, head) => {
+    const path = (req.url ?? "").split("?")[0]!.replace(/\/$/, "");
+    if (path !== yoga.graphqlEndpoint) {
+      socket.destroy();
+      return;
+    }
+    wss.handleUpgrade(req, socket, head, (ws) => wss.emit("connection", ws, req));
+  });
+
+  const disposable = useServer<Record<string, unknown>, ConnectionExtra>(
+    {
+      connectionInitWaitTimeout: config.wsConnectionInitTimeoutMs,
+      onConnect: async (ctx) => {
+        const params = ctx.connectionParams ?? {};
+        const auth = params.Authorization ?? params.authorization;
+        try {
+          ctx.extra.principal = await graphqlPrincipal(runtime, typeof auth === "string" ? auth : undefined);
+          ctx.extra.requestId = randomUUID();
+          return true;
+        } catch (err) {
+          if (err instanceof AppError) return false; // closes with 4403 Forbidden
+          throw err;
+        }
+      },
+      execute: (args: ExecutionArgs) => (args.rootValue as any).execute(args),
+      subscribe: (args: ExecutionArgs) => (args.rootValue as any).subscribe(args),
+      onSubscribe: async (ctx, _id, params) => {
+        const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
+          ...ctx,
+          req: undefined,
+          wsPrincipal: ctx.extra.principal ?? null,
+          wsRequestId: ctx.extra.requestId,
+          wsIp: ctx.extra.request.socket.remoteAddress,
+          socket: ctx.extra.socket,
+          params,
+        });
+        const args: ExecutionArgs = {
+          schema,
+          operationName: params.operationName,
+          document: parse(params.query),
+          variableValues: params.variables,
+          contextValue: await contextFactory(),
+          rootValue: { execute, subscribe },
+        };
+        const errors = validate(args.schema, args.document);
+        if (errors.length) return errors;
+        return args;
+      },
+    },
+    wss,
+  );
+  return {
+    wss,
+    async close() {
+      await disposable.dispose();
+      await new Promise<void>((resolve) => wss.close(() => resolve()));
+    },
+  };
+}

@@ -1,0 +1,144 @@
+import { randomUUID } from "node:crypto";
+import { createYoga, type Plugin, type YogaServerInstance } from "graphql-yoga";
+import { GraphQLError, getOperationAST, type DocumentNode } from "graphql";
+import { EnvelopArmorPlugin } from "@escape.tech/graphql-armor";
+import { useDisableIntrospection } from "@graphql-yoga/plugin-disable-introspection";
+import { renderGraphiQL } from "@graphql-yoga/render-graphiql";
+import type { FastifyReply, FastifyRequest } from "fastify";
+import type { Logger } from "pino";
+import type { Config } from "../config.ts";
+import { AppError } from "../errors.ts";
+import type { Principal } from "../auth/scopes.ts";
+import { authenticate } from "../services/access.ts";
+import { createServiceContext, type Runtime } from "../services/context.ts";
+import { POLICIES, developerLimitMessage, type Policy } from "../services/rate-limit.ts";
+import { rateLimitHeaders } from "../rest/http.ts";
+import type { GraphQLContext } from "./builder.ts";
+import { schema } from "./schema.ts";
+
+/** Credentials GraphQL accepts. Widget keys get their visitor operations in a later issue. */
+const GRAPHQL_CREDENTIALS = ["scenario_token", "developer"] as const;
+
+interface ServerContext {
+  req?: FastifyRequest;
+  reply?: FastifyReply;
+  /** graphql-ws: the connection's already-authenticated principal. */
+  wsPrincipal?: Principal | null;
+  wsRequestId?: string;
+  wsIp?: string;
+}
+
+function bearer(header: string | null | undefined): string | undefined {
+  if (header == null || header === "") return undefined;
+  const m = /^Bearer\s+(\S+)\s*$/i.exec(header);
+  if (!m) throw new AppError("PERMISSION_DENIED", "Malformed Authorization header: expected 'Bearer <credential>'", { status: 401 });
+  return m[1];
+}
+
+/** Request-level failures (bad credential, spent budget) keep their HTTP status. */
+function requestError(err: AppError, headers?: Record<string, string>) {
+  return new GraphQLError(err.message, { extensions: { code: err.code, http: { status: err.status, headers } } });
+}
+
+/** Authenticates a GraphQL caller: no credential is allowed (public fields only), a bad one is a 401. */
+export async function graphqlPrincipal(runtime: Runtime, authorization: string | null | undefined): Promise<Principal | null> {
+  const secret = bearer(authorization);
+  if (secret === undefined) return null;
+  return authenticate(createServiceContext(runtime), secret, GRAPHQL_CREDENTIALS);
+}
+
+/** Queries spend read budget, mutations write budget, from the same buckets as REST. */
+function budgetFor(principal: Principal | null, op: "query" | "mutation" | "subscription", ip: string) {
+  const write = op === "mutation";
+  if (!principal || principal.kind === "system") return { policy: POLICIES.anonymous, key: `ip:${ip}` };
+  if (principal.kind === "developer") {
+    return {
+      policy: write ? POLICIES.developerWrite : POLICIES.developerRead,
+      key: principal.credentialId,
+      message: developerLimitMessage(write ? "write" : "read"),
+    };
+  }
+  const policy: Policy = write ? POLICIES.quickchatWrite : POLICIES.quickchatRead;
+  return { policy, key: `${principal.credentialId}:graphql ${write ? "mutation" : "query"}` };
+}
+
+function rateLimitPlugin(runtime: Runtime): Plugin<GraphQLContext & { clientIp: string }> {
+  const spend = async (document: DocumentNode, operationName: string | null | undefined, ctx: GraphQLContext & { clientIp: string }) => {
+    const op = getOperationAST(document, operationName)?.operation ?? "query";
+    const b = budgetFor(ctx.principal, op, ctx.clientIp);
+    try {
+      await runtime.rateLimits.consume(b.policy, b.key, b.message);
+      return null;
+    } catch (err) {
+      if (err instanceof AppError && err.rateLimit) return requestError(err, rateLimitHeaders(err.rateLimit, true));
+      throw err;
+    }
+  };
+  return {
+    async onExecute({ args, setResultAndStopExecution }) {
+      const error = await spend(args.document, args.operationName, args.contextValue);
+      if (error) setResultAndStopExecution({ errors: [error] });
+    },
+    async onSubscribe({ args, setResultAndStopExecution }) {
+      const error = await spend(args.document, args.operationName, args.contextValue);
+      if (error) setResultAndStopExecution({ errors: [error] });
+    },
+  };
+}
+
+export function createGraphQL(config: Config, runtime: Runtime, log: Logger): YogaServerInstance<ServerContext, GraphQLContext> {
+  return createYoga<ServerContext, GraphQLContext>({
+    schema,
+    graphqlEndpoint: "/graphql",
+    logging: log,
+    landingPage: false,
+    graphiql: config.graphiql ? { title: "Parley GraphQL", subscriptionsProtocol: "WS" } : false,
+    renderGraphiQL,
+    plugins: [
+      EnvelopArmorPlugin({
+        maxDepth: { n: 10 },
+        costLimit: { maxCost: 5000 },
+        maxAliases: { n: 15 },
+        maxTokens: { n: 2000 },
+        maxDirectives: { n: 20 },
+        blockFieldSuggestion: { enabled: true },
+      }),
+      ...(config.introspection ? [] : [useDisableIntrospection()]),
+      rateLimitPlugin(runtime),
+    ],
+    maskedErrors: {
+      maskError(error, message) {
+        const original = error instanceof GraphQLError ? error.originalError : error;
+        if (original instanceof AppError) {
+          return new GraphQLError(original.message, {
+            nodes: error instanceof GraphQLError ? error.nodes : undefined,
+            path: error instanceof GraphQLError ? error.path : undefined,
+            extensions: { code: original.code },
+          });
+        }
+        if (error instanceof GraphQLError && !original) return error;
+        const requestId = randomUUID();
+        log.error({ err: original, errorId: requestId }, "unexpected GraphQL error");
+        return new GraphQLError(message, { extensions: { code: "UNKNOWN", errorId: requestId } });
+      },
+    },
+    context: async (initial): Promise<GraphQLContext & { clientIp: string }> => {
+      const req = initial.req;
+      let principal: Principal | null;
+      if ("wsPrincipal" in initial) principal = initial.wsPrincipal ?? null;
+      else {
+        try {
+          principal = await graphqlPrincipal(runtime, initial.request.headers.get("authorization"));
+        } catch (err) {
+          if (err instanceof AppError) throw requestError(err);
+          throw err;
+        }
+      }
+      return {
+        ...createServiceContext(runtime, principal),
+        requestId: req?.id ?? initial.wsRequestId ?? randomUUID(),
+        clientIp: req?.ip ?? initial.wsIp ?? "unknown",
+      };
+    },
+  });
+}

@@ -1,0 +1,56 @@
+import type { FastifyError, FastifyInstance } from "fastify";
+import { AppError, toAppError } from "../errors.ts";
+import { rateLimitHeaders } from "./http.ts";
+import type { Dialect } from "./route.ts";
+
+/** Maps Fastify's own request errors (parsing, size) onto the shared error model. */
+function fromFastify(err: FastifyError): AppError | null {
+  switch (err.code) {
+    case "FST_ERR_CTP_BODY_TOO_LARGE":
+      return new AppError("BAD_REQUEST", "Request body is larger than 1 MiB");
+    case "FST_ERR_CTP_INVALID_JSON_BODY":
+    case "FST_ERR_CTP_EMPTY_JSON_BODY":
+      return new AppError("BAD_REQUEST", "Malformed JSON body");
+    case "FST_ERR_CTP_INVALID_MEDIA_TYPE":
+    case "FST_ERR_CTP_INVALID_CONTENT_LENGTH":
+      return new AppError("BAD_REQUEST", `Unsupported or invalid request body: ${err.message}`);
+  }
+  if (err instanceof SyntaxError && err.statusCode === 400) return new AppError("BAD_REQUEST", "Malformed JSON body");
+  return null;
+}
+
+/** Sets the dialect's error rendering on an encapsulated set of routes. */
+export function useDialectErrors(app: FastifyInstance, dialect: Dialect) {
+  app.setErrorHandler((err: FastifyError, req, reply) => {
+    const appError = fromFastify(err) ?? toAppError(err);
+    if (appError.code === "UNKNOWN" || appError.code === "SERVICE_UNAVAILABLE") {
+      req.log.error({ err, reqId: req.id }, "request failed");
+    }
+    if (appError.rateLimit) reply.headers(rateLimitHeaders(appError.rateLimit, true));
+    return reply.status(appError.status).send(dialect.renderError(appError));
+  });
+}
+
+export const quickchatDialect: Dialect = {
+  name: "quickchat",
+  tag: "Quickchat",
+  renderError: (e) => ({ errors: { root: [{ message: e.message, code: e.code }] } }),
+};
+export const quincerDialect: Dialect = {
+  name: "quincer",
+  tag: "Quincer",
+  renderError: (e) => ({ error: e.message }),
+};
+export const sitechatDialect: Dialect = {
+  name: "sitechat",
+  tag: "Site-key chat",
+  renderError: (e) => ({ error: e.message }),
+};
+
+/** Which dialect answers for a path nobody registered. */
+export function dialectForPath(url: string): Dialect | null {
+  if (url.startsWith("/api/v1/chat/") || url === "/api/v1/chat") return sitechatDialect;
+  if (url.startsWith("/api/v1/")) return quincerDialect;
+  if (url.startsWith("/v1/api") || url.startsWith("/chat")) return quickchatDialect;
+  return null;
+}

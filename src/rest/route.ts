@@ -1,0 +1,76 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import type { z } from "zod";
+import type { CredentialKind, Principal } from "../auth/scopes.ts";
+import { AppError, unauthenticated, type RateLimitInfo } from "../errors.ts";
+import { authenticate } from "../services/access.ts";
+import { createServiceContext, type Runtime, type ServiceContext } from "../services/context.ts";
+import type { Policy } from "../services/rate-limit.ts";
+import { setRateLimitHeaders } from "./http.ts";
+import { useDialectErrors } from "./errors.ts";
+
+export type Method = "GET" | "POST" | "PATCH" | "PUT" | "DELETE";
+
+/** One documented REST route: its contract (for OpenAPI) and a thin handler calling a service. */
+export interface RouteDef {
+  method: Method;
+  path: string;
+  summary: string;
+  /** Which credentials the route accepts; the secret travels as a Bearer token (or X-Site-Key). */
+  auth: readonly CredentialKind[];
+  /** The budget this request spends, given the caller. */
+  rateLimit: (principal: Principal, req: FastifyRequest) => { policy: Policy; key: string; message?: (i: RateLimitInfo) => string };
+  params?: z.ZodType;
+  query?: z.ZodType;
+  body?: z.ZodType;
+  /** Response schemas by status, for the OpenAPI document. */
+  responses: Record<number, { description: string; schema?: z.ZodType }>;
+  handler: (ctx: ServiceContext, req: FastifyRequest, reply: FastifyReply) => Promise<unknown>;
+}
+
+export interface Dialect {
+  name: "quickchat" | "quincer" | "sitechat";
+  tag: string;
+  /** Renders an error in the dialect's JSON. */
+  renderError: (err: AppError) => unknown;
+}
+
+/** A dialect and its routes: registered together, documented together. */
+export interface RouteGroup {
+  dialect: Dialect;
+  routes: RouteDef[];
+}
+
+export function presentedSecret(req: FastifyRequest, allowSiteKeyHeader: boolean): string | undefined {
+  const header = req.headers.authorization;
+  if (header !== undefined) {
+    const m = /^Bearer\s+(\S+)\s*$/i.exec(header);
+    if (!m) throw unauthenticated("Malformed Authorization header: expected 'Bearer <credential>'");
+    return m[1];
+  }
+  const siteKey = req.headers["x-site-key"];
+  if (allowSiteKeyHeader && typeof siteKey === "string" && siteKey) return siteKey;
+  return undefined;
+}
+
+/** Registers a group on an encapsulated instance, with the dialect's error rendering. */
+export function registerGroup(app: FastifyInstance, runtime: Runtime, { dialect, routes }: RouteGroup) {
+  useDialectErrors(app, dialect);
+  // Trailing slashes: the server ignores them, so each documented path also answers without it.
+  for (const route of routes) {
+    app.route({
+      method: route.method,
+      url: route.path,
+      handler: async (req, reply) => {
+        const ctx = createServiceContext(runtime);
+        const secret = presentedSecret(req, route.auth.includes("widget"));
+        ctx.principal = await authenticate(ctx, secret, route.auth);
+        const limit = route.rateLimit(ctx.principal, req);
+        setRateLimitHeaders(reply, await runtime.rateLimits.consume(limit.policy, limit.key, limit.message));
+        const result = await route.handler(ctx, req, reply);
+        if (reply.sent) return reply;
+        if (result === undefined) return reply.status(204).send();
+        return reply.send(result);
+      },
+    });
+  }
+}

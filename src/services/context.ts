@@ -1,0 +1,48 @@
+import DataLoader from "dataloader";
+import type { Db } from "../db/client.ts";
+import type { EventBus } from "../events/bus.ts";
+import type { Principal } from "../auth/scopes.ts";
+import type { RateLimits } from "./rate-limit.ts";
+
+/** What services are built from once per process. */
+export interface Runtime {
+  db: Db;
+  events: EventBus;
+  rateLimits: RateLimits;
+  signingSecret: string;
+  clock: () => Date;
+}
+
+/** What every service call gets: the runtime, the caller, and per-request loaders. */
+export interface ServiceContext extends Runtime {
+  principal: Principal | null;
+  loaders: Loaders;
+}
+
+export type Loaders = ReturnType<typeof createLoaders>;
+
+/**
+ * Per-request batching and caching for the lookups behind authorization checks (credentials,
+ * members, scenarios); Prisma relations cover the rest through plugin-prisma's query merging.
+ */
+export function createLoaders(db: Db) {
+  const byIds = <T extends { id: string }>(find: (ids: string[]) => Promise<T[]>) =>
+    new DataLoader<string, T | null>(async (ids) => {
+      const rows = await find([...ids]);
+      const map = new Map(rows.map((r) => [r.id, r]));
+      return ids.map((id) => map.get(id) ?? null);
+    });
+  return {
+    credentialByHash: new DataLoader(async (hashes: readonly string[]) => {
+      const rows = await db.credential.findMany({ where: { secretHash: { in: [...hashes] } } });
+      const map = new Map(rows.map((r) => [r.secretHash, r]));
+      return hashes.map((h) => map.get(h) ?? null);
+    }),
+    scenario: byIds((ids) => db.scenario.findMany({ where: { id: { in: ids } } })),
+    member: byIds((ids) => db.teamMember.findMany({ where: { id: { in: ids } } })),
+  };
+}
+
+export function createServiceContext(runtime: Runtime, principal: Principal | null = null): ServiceContext {
+  return { ...runtime, principal, loaders: createLoaders(runtime.db) };
+}
