@@ -36,13 +36,19 @@ export interface App {
   stop(): Promise<void>;
 }
 
-export async function buildApp(config: Config, options: { logger?: Logger } = {}): Promise<App> {
+export interface BuildOptions {
+  logger?: Logger;
+  /** Rate-limit store and budgets; defaults to the documented budgets in process memory. */
+  rateLimits?: RateLimits;
+}
+
+export async function buildApp(config: Config, options: BuildOptions = {}): Promise<App> {
   const log = options.logger ?? pino({ level: config.logLevel, base: { service: "parley" } });
   const database = openDatabase(config);
   const runtime: Runtime = {
     db: database.prisma,
     events: new EventBus(),
-    rateLimits: new RateLimits(),
+    rateLimits: options.rateLimits ?? new RateLimits(),
     signingSecret: loadSecret(config),
     clock: config.clock ?? (() => new Date()),
   };

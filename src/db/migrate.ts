@@ -61,20 +61,26 @@ function migrateSqlite(file: string, migrations: Migration[]): MigrateResult {
     db.pragma("journal_mode = WAL");
     db.exec(`CREATE TABLE IF NOT EXISTS "${TABLE}" (name TEXT PRIMARY KEY, checksum TEXT NOT NULL, applied_at TEXT NOT NULL)`);
     const appliedNames: string[] = [];
-    // BEGIN IMMEDIATE takes the write lock up front, so a second process waits instead of racing.
-    const run = db.transaction(() => {
+    // One transaction per migration, like PostgreSQL: a failure keeps the ones before it. BEGIN
+    // IMMEDIATE takes the write lock up front, so a second process waits and then re-reads.
+    const applyNext = db.transaction((): boolean => {
       const rows = db.prepare(`SELECT name, checksum FROM "${TABLE}"`).all() as { name: string; checksum: string }[];
-      for (const m of checkApplied(new Map(rows.map((r) => [r.name, r.checksum])), migrations)) {
+      const m = checkApplied(new Map(rows.map((r) => [r.name, r.checksum])), migrations)[0];
+      if (!m) return false;
+      try {
         db.exec(m.sql);
-        db.prepare(`INSERT INTO "${TABLE}" (name, checksum, applied_at) VALUES (?, ?, ?)`).run(
-          m.name,
-          m.checksum,
-          new Date().toISOString(),
-        );
-        appliedNames.push(m.name);
+      } catch (err) {
+        throw new Error(`migration ${m.name} failed: ${(err as Error).message}`, { cause: err });
       }
+      db.prepare(`INSERT INTO "${TABLE}" (name, checksum, applied_at) VALUES (?, ?, ?)`).run(
+        m.name,
+        m.checksum,
+        new Date().toISOString(),
+      );
+      appliedNames.push(m.name);
+      return true;
     });
-    run.immediate();
+    while (applyNext.immediate());
     return { applied: appliedNames };
   } finally {
     db.close();

@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import type { Server } from "node:http";
 import { WebSocketServer } from "ws";
 import { useServer } from "graphql-ws/use/ws";
-import type { ExecutionArgs } from "graphql";
+import { GraphQLError, type DocumentNode, type ExecutionArgs } from "graphql";
 import type { YogaServerInstance } from "graphql-yoga";
 import type { Principal } from "../auth/scopes.ts";
 import { AppError } from "../errors.ts";
@@ -63,15 +63,32 @@ export function attachGraphQLWebSocket(
           socket: ctx.extra.socket,
           params,
         });
+        // Syntax errors and armor's limits (depth, aliases, tokens: thrown from parse or validate)
+        // answer this operation with an error message; thrown, they would close the connection (4500).
+        const isGraphQLError = (err: unknown): err is GraphQLError =>
+          err instanceof GraphQLError || (err as Error | null)?.name === "GraphQLError";
+        let document: DocumentNode;
+        try {
+          document = parse(params.query);
+        } catch (err) {
+          if (isGraphQLError(err)) return [err];
+          throw err;
+        }
         const args: ExecutionArgs = {
           schema,
           operationName: params.operationName,
-          document: parse(params.query),
+          document,
           variableValues: params.variables,
           contextValue: await contextFactory(),
           rootValue: { execute, subscribe },
         };
-        const errors = validate(args.schema, args.document);
+        let errors: readonly GraphQLError[];
+        try {
+          errors = validate(args.schema, args.document);
+        } catch (err) {
+          if (isGraphQLError(err)) return [err];
+          throw err;
+        }
         if (errors.length) return errors;
         return args;
       },
