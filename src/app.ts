@@ -6,10 +6,10 @@ import { loadSecret } from "./auth/secret.ts";
 import { openDatabase, type Database } from "./db/client.ts";
 import { migrate } from "./db/migrate.ts";
 import { EventBus } from "./events/bus.ts";
-import { AppError, toAppError } from "./errors.ts";
+import { AppError } from "./errors.ts";
 import { createGraphQL } from "./graphql/yoga.ts";
 import { attachGraphQLWebSocket } from "./graphql/websocket.ts";
-import { dialectForPath } from "./rest/errors.ts";
+import { dialectForPath, useDialectErrors } from "./rest/errors.ts";
 import { buildOpenApi } from "./rest/openapi.ts";
 import { registerGroup, type RouteGroup } from "./rest/route.ts";
 import { quickchatGroup } from "./rest/quickchat/index.ts";
@@ -71,17 +71,11 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     reply.header("x-request-id", req.id);
   });
 
-  // Anything not handled by a dialect: our error model in GraphQL-ish JSON, never a stack trace.
-  http.setErrorHandler((err, req, reply) => {
-    const e = toAppError(err);
-    if (e.code === "UNKNOWN") req.log.error({ err, reqId: req.id }, "request failed");
-    const status = e.code === "UNKNOWN" && (err as { statusCode?: number }).statusCode === 400 ? 400 : e.status;
-    return reply.status(status).send({ error: e.code === "UNKNOWN" && status === 400 ? "Bad request" : e.message, code: e.code });
-  });
+  // Outside the route groups (GraphQL's body parsing, unknown paths): the path's dialect.
+  useDialectErrors(http);
   http.setNotFoundHandler((req, reply) => {
-    const dialect = dialectForPath(req.url);
     const e = new AppError("NOT_FOUND", `No route ${req.method} ${req.url.split("?")[0]}`);
-    return reply.status(404).send(dialect ? dialect.renderError(e) : { error: e.message, code: e.code });
+    return reply.status(404).send(dialectForPath(req.url).renderError(e));
   });
 
   http.get("/healthz", async () => ({ status: "ok" }));

@@ -1,13 +1,13 @@
 import { randomUUID } from "node:crypto";
-import { createYoga, type Plugin, type YogaServerInstance } from "graphql-yoga";
-import { GraphQLError, getOperationAST, type DocumentNode } from "graphql";
+import { createYoga, handleStreamOrSingleExecutionResult, type Plugin, type YogaServerInstance } from "graphql-yoga";
+import { GraphQLError, getOperationAST, type DocumentNode, type ExecutionResult } from "graphql";
 import { EnvelopArmorPlugin } from "@escape.tech/graphql-armor";
 import { useDisableIntrospection } from "@graphql-yoga/plugin-disable-introspection";
 import { renderGraphiQL } from "@graphql-yoga/render-graphiql";
 import type { FastifyReply, FastifyRequest } from "fastify";
 import type { Logger } from "pino";
 import type { Config } from "../config.ts";
-import { AppError } from "../errors.ts";
+import { AppError, toAppError } from "../errors.ts";
 import type { Principal } from "../auth/scopes.ts";
 import { authenticate } from "../services/access.ts";
 import { createServiceContext, type Runtime } from "../services/context.ts";
@@ -86,6 +86,45 @@ function rateLimitPlugin(runtime: Runtime): Plugin<GraphQLContext & { clientIp: 
   };
 }
 
+/**
+ * AppErrors keep their message and get extensions.code; anything else is masked as UNKNOWN and
+ * logged with the request id (the one the HTTP response carries in x-request-id).
+ */
+function shapeError(error: unknown, requestId: string, log: Logger): GraphQLError {
+  const original = error instanceof GraphQLError ? error.originalError : error;
+  if (original instanceof AppError) {
+    return new GraphQLError(original.message, {
+      nodes: error instanceof GraphQLError ? error.nodes : undefined,
+      path: error instanceof GraphQLError ? error.path : undefined,
+      extensions: { code: original.code },
+    });
+  }
+  if (error instanceof GraphQLError && !original) return error;
+  const code = original instanceof Error ? toAppError(original).code : "UNKNOWN";
+  log.error({ err: original, reqId: requestId }, "GraphQL operation failed");
+  return new GraphQLError(code === "SERVICE_UNAVAILABLE" ? "Service temporarily unavailable" : "Unexpected error.", {
+    nodes: error instanceof GraphQLError ? error.nodes : undefined,
+    path: error instanceof GraphQLError ? error.path : undefined,
+    extensions: { code, requestId },
+  });
+}
+
+function errorPlugin(log: Logger): Plugin<GraphQLContext> {
+  const shapeResults =
+    (ctx: GraphQLContext) =>
+    ({ result, setResult }: { result: ExecutionResult; setResult: (r: ExecutionResult) => void }) => {
+      if (result.errors?.length) setResult({ ...result, errors: result.errors.map((e) => shapeError(e, ctx.requestId, log)) });
+    };
+  return {
+    onExecute: ({ args }) => ({
+      onExecuteDone: (payload) => handleStreamOrSingleExecutionResult(payload, shapeResults(args.contextValue)),
+    }),
+    onSubscribe: ({ args }) => ({
+      onSubscribeResult: (payload) => handleStreamOrSingleExecutionResult(payload, shapeResults(args.contextValue)),
+    }),
+  };
+}
+
 export function createGraphQL(config: Config, runtime: Runtime, log: Logger): YogaServerInstance<ServerContext, GraphQLContext> {
   return createYoga<ServerContext, GraphQLContext>({
     schema,
@@ -105,23 +144,11 @@ export function createGraphQL(config: Config, runtime: Runtime, log: Logger): Yo
       }),
       ...(config.introspection ? [] : [useDisableIntrospection()]),
       rateLimitPlugin(runtime),
+      errorPlugin(log),
     ],
-    maskedErrors: {
-      maskError(error, message) {
-        const original = error instanceof GraphQLError ? error.originalError : error;
-        if (original instanceof AppError) {
-          return new GraphQLError(original.message, {
-            nodes: error instanceof GraphQLError ? error.nodes : undefined,
-            path: error instanceof GraphQLError ? error.path : undefined,
-            extensions: { code: original.code },
-          });
-        }
-        if (error instanceof GraphQLError && !original) return error;
-        const requestId = randomUUID();
-        log.error({ err: original, errorId: requestId }, "unexpected GraphQL error");
-        return new GraphQLError(message, { extensions: { code: "UNKNOWN", errorId: requestId } });
-      },
-    },
+    // Execution errors are shaped by errorPlugin, which knows the request id; this catches the
+    // rest (errors outside execution) the same way.
+    maskedErrors: { maskError: (error) => shapeError(error, randomUUID(), log) },
     context: async (initial): Promise<GraphQLContext & { clientIp: string }> => {
       const req = initial.req;
       let principal: Principal | null;

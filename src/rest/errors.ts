@@ -4,7 +4,7 @@ import { rateLimitHeaders } from "./http.ts";
 import type { Dialect } from "./route.ts";
 
 /** Maps Fastify's own request errors (parsing, size) onto the shared error model. */
-function fromFastify(err: FastifyError): AppError | null {
+export function fromFastify(err: FastifyError): AppError | null {
   switch (err.code) {
     case "FST_ERR_CTP_BODY_TOO_LARGE":
       return new AppError("BAD_REQUEST", "Request body is larger than 1 MiB");
@@ -19,9 +19,10 @@ function fromFastify(err: FastifyError): AppError | null {
   return null;
 }
 
-/** Sets the dialect's error rendering on an encapsulated set of routes. */
-export function useDialectErrors(app: FastifyInstance, dialect: Dialect) {
+/** Sets the dialect's error rendering on an encapsulated set of routes (by path when none is given). */
+export function useDialectErrors(app: FastifyInstance, fixed?: Dialect) {
   app.setErrorHandler((err: FastifyError, req, reply) => {
+    const dialect = fixed ?? dialectForPath(req.url);
     const appError = fromFastify(err) ?? toAppError(err);
     if (appError.code === "UNKNOWN" || appError.code === "SERVICE_UNAVAILABLE") {
       req.log.error({ err, reqId: req.id }, "request failed");
@@ -47,10 +48,25 @@ export const sitechatDialect: Dialect = {
   renderError: (e) => ({ error: e.message }),
 };
 
-/** Which dialect answers for a path nobody registered. */
-export function dialectForPath(url: string): Dialect | null {
-  if (url.startsWith("/api/v1/chat/") || url === "/api/v1/chat") return sitechatDialect;
-  if (url.startsWith("/api/v1/")) return quincerDialect;
-  if (url.startsWith("/v1/api") || url.startsWith("/chat")) return quickchatDialect;
-  return null;
+/** GraphQL over HTTP, for failures before Yoga sees the request (body too large, bad JSON). */
+export const graphqlDialect: Dialect = {
+  name: "graphql",
+  tag: "GraphQL",
+  renderError: (e) => ({ errors: [{ message: e.message, extensions: { code: e.code } }] }),
+};
+/** Everything else (health, docs): the code beside the message. */
+const plainDialect: Dialect = {
+  name: "plain",
+  tag: "Parley",
+  renderError: (e) => ({ error: e.message, code: e.code }),
+};
+
+/** Which dialect answers for a path outside a route group (unknown paths, pre-handler failures). */
+export function dialectForPath(url: string): Dialect {
+  const path = url.split("?")[0]!;
+  if (path.startsWith("/api/v1/chat/") || path === "/api/v1/chat") return sitechatDialect;
+  if (path.startsWith("/api/v1/")) return quincerDialect;
+  if (path.startsWith("/v1/api") || path === "/chat" || path.startsWith("/chat/")) return quickchatDialect;
+  if (path === "/graphql" || path === "/graphql/") return graphqlDialect;
+  return plainDialect;
 }

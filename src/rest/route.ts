@@ -28,7 +28,7 @@ export interface RouteDef {
 }
 
 export interface Dialect {
-  name: "quickchat" | "quincer" | "sitechat";
+  name: "quickchat" | "quincer" | "sitechat" | "graphql" | "plain";
   tag: string;
   /** Renders an error in the dialect's JSON. */
   renderError: (err: AppError) => unknown;

@@ -70,12 +70,11 @@ export function chatbotSettingsJson(s: Row) {
 }
 export type ChatbotSettingsJson = ReturnType<typeof chatbotSettingsJson>;
 
+/** A scenario's settings; scenarios get theirs when created, so the write here is a rare repair. */
 export async function loadChatbotSettings(ctx: Pick<ServiceContext, "db">, scenarioId: string): Promise<Row> {
-  return ctx.db.chatbotSettings.upsert({
-    where: { scenarioId },
-    create: { scenarioId, aiCommands: [] },
-    update: {},
-  });
+  const row = await ctx.db.chatbotSettings.findUnique({ where: { scenarioId } });
+  if (row) return row;
+  return ctx.db.chatbotSettings.upsert({ where: { scenarioId }, create: { scenarioId, aiCommands: [] }, update: {} });
 }
 
 export async function getChatbotSettings(ctx: ServiceContext): Promise<ChatbotSettingsJson> {
