@@ -77,6 +77,16 @@ function printJson(out: Output, value: unknown) {
   out.print(JSON.stringify(value, null, 2));
 }
 
+const revokeCommand: Command = {
+  options: {},
+  positionals: ["ID"],
+  async run(ctx, _values, [id], out) {
+    const { revokeCredential } = await credentials();
+    const row = await revokeCredential(ctx, id!);
+    out.print(`Revoked ${row.id}.`);
+  },
+};
+
 const COMMANDS: Record<string, Command> = {
   // Migrations run before every command; this one only reports them (see main()).
   migrate: { options: {}, run: async () => {} },
@@ -132,15 +142,7 @@ const COMMANDS: Record<string, Command> = {
     },
   },
 
-  "token revoke": {
-    options: {},
-    positionals: ["ID"],
-    async run(ctx, _values, [id], out) {
-      const { revokeCredential } = await credentials();
-      const row = await revokeCredential(ctx, id!);
-      out.print(`Revoked ${row.id}.`);
-    },
-  },
+  "token revoke": revokeCommand,
 
   "key create": {
     options: {
@@ -193,15 +195,8 @@ const COMMANDS: Record<string, Command> = {
     },
   },
 
-  "key revoke": {
-    options: {},
-    positionals: ["ID"],
-    async run(ctx, _values, [id], out) {
-      const { revokeCredential } = await credentials();
-      const row = await revokeCredential(ctx, id!);
-      out.print(`Revoked ${row.id}.`);
-    },
-  },
+  // Tokens and keys are both credentials: one revocation serves both.
+  "key revoke": revokeCommand,
 
   "scenario create": {
     options: { workspace: { type: "string" }, name: { type: "string" }, ...json },
