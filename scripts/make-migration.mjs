@@ -1,6 +1,7 @@
 // Writes the next SQL migration for each provider from the change in prisma/schema.prisma since
 // the last migration (prisma/migrations/migrated.prisma is the schema as of that migration).
 //   npm run migrations -- <name>     write prisma/migrations/{sqlite,postgres}/<stamp>_<name>/migration.sql
+//                                    (appending prisma/sql/<provider>/<name>.sql when it exists)
 //   npm run migrations -- --check    exit 1 when schema.prisma has changes no migration covers
 import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, writeFileSync, mkdtempSync, copyFileSync } from "node:fs";
@@ -50,8 +51,11 @@ if (empty(scripts.sqlite) && empty(scripts.postgres)) {
 const stamp = new Date().toISOString().replace(/\D/g, "").slice(0, 14);
 for (const [provider, sql] of Object.entries(scripts)) {
   const dir = `prisma/migrations/${provider}/${stamp}_${name}`;
+  // What Prisma's schema cannot say (full-text indexes): prisma/sql/<provider>/<name>.sql.
+  const extraFile = `prisma/sql/${provider}/${name}.sql`;
+  const extra = existsSync(extraFile) ? `\n\n-- From ${extraFile}\n${readFileSync(extraFile, "utf8").trim()}` : "";
   mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, "migration.sql"), sql + "\n");
+  writeFileSync(join(dir, "migration.sql"), sql + extra + "\n");
   console.log(`wrote ${dir}/migration.sql`);
 }
 copyFileSync("prisma/schema.prisma", snapshot);

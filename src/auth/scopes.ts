@@ -3,8 +3,9 @@ export const TOKEN_SCOPES = ["read_all", "write_all"] as const;
 export type TokenScope = (typeof TOKEN_SCOPES)[number];
 
 /**
- * Developer keys (Quincer): explicit scopes. workspace:admin is Parley's own: it manages
- * scenarios, team members, tokens and keys of the key's workspace.
+ * Developer keys (Quincer): explicit scopes. Parley adds its own: assistant:read/assistant:write
+ * (a scenario's settings, knowledge base, widget, ratings and AI actions, as read_all/write_all
+ * tokens have them) and workspace:admin (scenarios, team members, tokens and keys).
  */
 export const DEVELOPER_SCOPES = [
   "conversations:read",
@@ -14,6 +15,8 @@ export const DEVELOPER_SCOPES = [
   "leads:read",
   "leads:write",
   "tasks:read",
+  "assistant:read",
+  "assistant:write",
   "workspace:admin",
 ] as const;
 export type DeveloperScope = (typeof DEVELOPER_SCOPES)[number];

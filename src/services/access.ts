@@ -105,3 +105,21 @@ export function requireWorkspaceAdmin(ctx: ServiceContext, workspaceId?: string)
   if (workspaceId !== undefined && workspaceId !== p.workspaceId) throw notFound("Workspace");
   return p.workspaceId;
 }
+
+/**
+ * The scenario an assistant-configuration call acts on, checked for the access it needs. A scenario
+ * token acts on its own scenario (naming another is NOT_FOUND) with read_all / write_all; a developer
+ * key names a scenario of its workspace and needs assistant:read / assistant:write.
+ */
+export async function scenarioAccess(ctx: ServiceContext, scenarioId: string | undefined, access: "read" | "write"): Promise<string> {
+  const p = requirePrincipal(ctx.principal);
+  if (p.kind === "scenario_token") {
+    const { scenarioId: own } = requireTokenScope(p, access === "write" ? "write_all" : "read_all");
+    if (scenarioId !== undefined && scenarioId !== own) throw notFound("Scenario");
+    return own;
+  }
+  if (p.kind === "developer") requireDeveloperScope(p, access === "write" ? "assistant:write" : "assistant:read");
+  else if (p.kind !== "system") throw unauthenticated("Invalid credential");
+  if (scenarioId === undefined) throw notFound("Scenario");
+  return (await visibleScenario(ctx, scenarioId)).id;
+}

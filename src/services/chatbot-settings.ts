@@ -1,6 +1,6 @@
 import { z } from "zod";
 import type { ServiceContext } from "./context.ts";
-import { requireTokenScope } from "./access.ts";
+import { scenarioAccess } from "./access.ts";
 import { parseInput } from "./validation.ts";
 
 /** Personality presets: 0–13 without 8, as documented. */
@@ -77,14 +77,14 @@ export async function loadChatbotSettings(ctx: Pick<ServiceContext, "db">, scena
   return ctx.db.chatbotSettings.upsert({ where: { scenarioId }, create: { scenarioId, aiCommands: [] }, update: {} });
 }
 
-export async function getChatbotSettings(ctx: ServiceContext): Promise<ChatbotSettingsJson> {
-  const { scenarioId } = requireTokenScope(ctx.principal, "read_all");
+export async function getChatbotSettings(ctx: ServiceContext, forScenario?: string): Promise<ChatbotSettingsJson> {
+  const scenarioId = await scenarioAccess(ctx, forScenario, "read");
   return chatbotSettingsJson(await loadChatbotSettings(ctx, scenarioId));
 }
 
 /** Changes only the fields sent; answers the whole object. */
-export async function updateChatbotSettings(ctx: ServiceContext, input: unknown): Promise<ChatbotSettingsJson> {
-  const { scenarioId } = requireTokenScope(ctx.principal, "write_all");
+export async function updateChatbotSettings(ctx: ServiceContext, input: unknown, forScenario?: string): Promise<ChatbotSettingsJson> {
+  const scenarioId = await scenarioAccess(ctx, forScenario, "write");
   const p = parseInput(ChatbotSettingsPatch, input);
   await loadChatbotSettings(ctx, scenarioId);
   const row = await ctx.db.chatbotSettings.update({
