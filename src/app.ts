@@ -15,7 +15,10 @@ import { registerGroup, type RouteGroup } from "./rest/route.ts";
 import { quickchatGroup } from "./rest/quickchat/index.ts";
 import { quincerGroup } from "./rest/quincer/index.ts";
 import { sitechatGroup } from "./rest/sitechat/index.ts";
+import { registerFileRoutes } from "./rest/files.ts";
 import type { Runtime } from "./services/context.ts";
+import { JobRunner } from "./jobs/runner.ts";
+import { registerKnowledgeBaseJobs } from "./services/knowledge-base.ts";
 import { RateLimits } from "./services/rate-limit.ts";
 
 export const VERSION = "0.1.0";
@@ -45,13 +48,17 @@ export interface BuildOptions {
 export async function buildApp(config: Config, options: BuildOptions = {}): Promise<App> {
   const log = options.logger ?? pino({ level: config.logLevel, base: { service: "parley" } });
   const database = openDatabase(config);
+  const clock = config.clock ?? (() => new Date());
   const runtime: Runtime = {
     db: database.prisma,
+    provider: database.provider,
     events: new EventBus(),
     rateLimits: options.rateLimits ?? new RateLimits(),
     signingSecret: loadSecret(config),
-    clock: config.clock ?? (() => new Date()),
+    clock,
+    jobs: new JobRunner({ db: database.prisma, provider: database.provider, clock, log }, config.jobs),
   };
+  registerKnowledgeBaseJobs(runtime);
 
   const http = Fastify({
     loggerInstance: log as unknown as FastifyBaseLogger,
@@ -79,6 +86,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   });
 
   http.get("/healthz", async () => ({ status: "ok" }));
+  registerFileRoutes(http, runtime);
   http.get("/readyz", async (_req, reply) => {
     try {
       await Promise.race([
@@ -127,6 +135,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     async start() {
       const result = await migrate(database.provider, database.location);
       if (result.applied.length) log.info({ applied: result.applied }, "applied database migrations");
+      runtime.jobs.start();
       ws = attachGraphQLWebSocket(http.server, yoga, runtime, config);
       await http.listen({ port: config.port, host: config.host });
       started = true;
@@ -138,6 +147,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     async stop() {
       await ws?.close();
       if (started) await http.close();
+      await runtime.jobs.stop();
       await database.close();
     },
   };

@@ -299,10 +299,13 @@ async function main(argv: string[]): Promise<number> {
     const ctx = createServiceContext(
       {
         db: database.prisma,
+        provider: database.provider,
         events: new EventBus(),
         rateLimits: new RateLimits(),
         signingSecret: loadSecret(config),
         clock: () => new Date(),
+        // Never started here: the CLI only enqueues; a running server works the jobs off.
+        jobs: new (await import("./jobs/runner.ts")).JobRunner({ db: database.prisma, provider: database.provider, clock: () => new Date() }),
       },
       SYSTEM,
     );

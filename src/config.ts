@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { resolve } from "node:path";
+import type { JobRunnerOptions } from "./jobs/types.ts";
 
 const bool = z
   .enum(["1", "0", "true", "false", "yes", "no", "on", "off"])
@@ -38,6 +39,8 @@ export interface Config {
   wsConnectionInitTimeoutMs: number;
   /** Tests pin time; everything else reads the wall clock. */
   clock?: () => Date;
+  /** Job runner timings (lease, poll, backoff…); tests shorten them. */
+  jobs?: Partial<JobRunnerOptions>;
 }
 
 /** Reads the environment once into a typed config; throws one readable line per bad variable. */

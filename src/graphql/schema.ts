@@ -4,5 +4,10 @@ import "./scalars.ts";
 import "./workspaces.ts";
 import "./credentials.ts";
 import "./viewer.ts";
+import "./knowledge-base.ts";
+import "./ai-actions.ts";
+import "./chatbot-settings.ts";
+import "./widget.ts";
+import "./articles.ts";
 
 export const schema = lexicographicSortSchema(builder.toSchema());

@@ -3,11 +3,13 @@ import { AppError, toAppError } from "../errors.ts";
 import { rateLimitHeaders } from "./http.ts";
 import type { Dialect } from "./route.ts";
 
+const formatBytes = (n: number) => (n % (1024 * 1024) === 0 ? `${n / (1024 * 1024)} MiB` : `${n} bytes`);
+
 /** Maps Fastify's own request errors (parsing, size) onto the shared error model. */
-export function fromFastify(err: FastifyError): AppError | null {
+function fromFastify(err: FastifyError, bodyLimit: number): AppError | null {
   switch (err.code) {
     case "FST_ERR_CTP_BODY_TOO_LARGE":
-      return new AppError("BAD_REQUEST", "Request body is larger than 1 MiB");
+      return new AppError("BAD_REQUEST", `Request body is larger than ${formatBytes(bodyLimit)}`);
     case "FST_ERR_CTP_INVALID_JSON_BODY":
     case "FST_ERR_CTP_EMPTY_JSON_BODY":
       return new AppError("BAD_REQUEST", "Malformed JSON body");
@@ -23,7 +25,7 @@ export function fromFastify(err: FastifyError): AppError | null {
 export function useDialectErrors(app: FastifyInstance, fixed?: Dialect) {
   app.setErrorHandler((err: FastifyError, req, reply) => {
     const dialect = fixed ?? dialectForPath(req.url);
-    const appError = fromFastify(err) ?? toAppError(err);
+    const appError = fromFastify(err, req.routeOptions?.bodyLimit ?? 1024 * 1024) ?? toAppError(err);
     if (appError.code === "UNKNOWN" || appError.code === "SERVICE_UNAVAILABLE") {
       req.log.error({ err, reqId: req.id }, "request failed");
     }

@@ -22,6 +22,8 @@ export interface RouteDef {
   params?: z.ZodType;
   query?: z.ZodType;
   body?: z.ZodType;
+  /** Overrides the server's 1 MiB body limit (routes that take uploads inline). */
+  bodyLimit?: number;
   /** Response schemas by status, for the OpenAPI document. */
   responses: Record<number, { description: string; schema?: z.ZodType }>;
   handler: (ctx: ServiceContext, req: FastifyRequest, reply: FastifyReply) => Promise<unknown>;
@@ -60,6 +62,7 @@ export function registerGroup(app: FastifyInstance, runtime: Runtime, { dialect,
     app.route({
       method: route.method,
       url: route.path,
+      bodyLimit: route.bodyLimit,
       handler: async (req, reply) => {
         const ctx = createServiceContext(runtime);
         const secret = presentedSecret(req, route.auth.includes("widget"));

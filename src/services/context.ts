@@ -1,16 +1,21 @@
 import DataLoader from "dataloader";
-import type { Db } from "../db/client.ts";
+import type { Db, Provider } from "../db/client.ts";
 import type { EventBus } from "../events/bus.ts";
 import type { Principal } from "../auth/scopes.ts";
 import type { RateLimits } from "./rate-limit.ts";
+import type { JobRunner } from "../jobs/runner.ts";
 
 /** What services are built from once per process. */
 export interface Runtime {
   db: Db;
+  /** Which SQL dialect db speaks, for the few raw queries (full-text search). */
+  provider: Provider;
   events: EventBus;
   rateLimits: RateLimits;
   signingSecret: string;
   clock: () => Date;
+  /** Durable background jobs: services enqueue here (inside their transaction). */
+  jobs: JobRunner;
 }
 
 /** What every service call gets: the runtime, the caller, and per-request loaders. */

@@ -1,9 +1,14 @@
 import { quickchatDialect } from "../errors.ts";
 import type { RouteGroup } from "../route.ts";
 import { chatbotSettingsRoutes } from "./chatbot-settings.ts";
+import { aiActionRoutes } from "./ai-actions.ts";
+import { articlesRoutes } from "./articles.ts";
 import { conversationRoutes } from "./conversations.ts";
+import { knowledgeBaseRoutes } from "./knowledge-base.ts";
+import { widgetRoutes } from "./widget.ts";
+import { ratingRoutes } from "./rating.ts";
 
 export const quickchatGroup: RouteGroup = {
   dialect: quickchatDialect,
-  routes: [...chatbotSettingsRoutes, ...conversationRoutes],
+  routes: [...chatbotSettingsRoutes, ...conversationRoutes, ...widgetRoutes, ...ratingRoutes, ...aiActionRoutes, ...knowledgeBaseRoutes, ...articlesRoutes],
 };

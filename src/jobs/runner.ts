@@ -1,0 +1,285 @@
+import { randomUUID } from "node:crypto";
+import pino, { type Logger } from "pino";
+import type { Db, Provider } from "../db/client.ts";
+import {
+  DEFAULT_JOB_OPTIONS,
+  PermanentJobError,
+  type HandlerOptions,
+  type JobHandler,
+  type JobRow,
+  type JobRunnerDeps,
+  type JobRunnerOptions,
+  type JobSpec,
+} from "./types.ts";
+
+export * from "./types.ts";
+
+const MAX_ERROR_LENGTH = 2000;
+
+/**
+ * Durable background jobs over the Job table. Any number of runners (in one process or on many
+ * servers sharing a database) may poll the same table: a claim is one atomic statement, so exactly
+ * one worker gets each job. A claim is a lease (lockedUntil) that the worker renews while the
+ * handler runs; when a worker dies its lease expires and another worker (or the same server after a
+ * restart) claims the job again. A failed try is retried with exponential backoff until
+ * maxAttempts, then the job is failed with lastError.
+ *
+ * Time comparisons use the injected clock; polling and heartbeats use real timers.
+ */
+export class JobRunner {
+  readonly workerId: string;
+  readonly options: JobRunnerOptions;
+  private readonly db: Db;
+  private readonly provider: Provider;
+  private readonly clock: () => Date;
+  private readonly log: Logger;
+  private readonly handlers = new Map<string, { handler: JobHandler; options: HandlerOptions }>();
+  private readonly inFlight = new Map<string, { done: Promise<void>; abort: AbortController }>();
+  private running = false;
+  private loop: Promise<void> | undefined;
+  private woken = false;
+  private wakeSleeper: (() => void) | undefined;
+
+  constructor(deps: JobRunnerDeps, options: Partial<JobRunnerOptions> = {}) {
+    this.db = deps.db;
+    this.provider = deps.provider;
+    this.clock = deps.clock;
+    this.log = (deps.log ?? pino({ level: "silent" })).child({ component: "jobs" });
+    this.workerId = deps.workerId ?? `worker-${randomUUID()}`;
+    this.options = { ...DEFAULT_JOB_OPTIONS, ...options };
+  }
+
+  registerHandler(kind: string, handler: JobHandler, options: HandlerOptions = {}): void {
+    if (this.handlers.has(kind)) throw new Error(`a handler for job kind ${kind} is already registered`);
+    this.handlers.set(kind, { handler, options });
+  }
+
+  /**
+   * Adds a job inside the caller's transaction. Runners pick it up within one poll interval; call
+   * wake() after the transaction commits to have this process's runner look at once.
+   */
+  async enqueue(tx: Pick<Db, "job">, spec: JobSpec): Promise<JobRow> {
+    return tx.job.create({
+      data: {
+        kind: spec.kind,
+        workspaceId: spec.workspaceId ?? null,
+        scenarioId: spec.scenarioId ?? null,
+        payload: (spec.payload ?? {}) as object,
+        runAt: spec.runAt ?? this.clock(),
+        ...(spec.maxAttempts !== undefined ? { maxAttempts: spec.maxAttempts } : {}),
+      },
+    });
+  }
+
+  /** Makes an idle runner poll now instead of at the end of its interval. */
+  wake(): void {
+    this.woken = true;
+    this.wakeSleeper?.();
+  }
+
+  get isRunning(): boolean {
+    return this.running;
+  }
+
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.loop = this.pollLoop();
+  }
+
+  /**
+   * Stops claiming, then waits up to stopTimeoutMs for running handlers. Handlers still running
+   * after that lose their claim: the job goes back to the queue (the try does not count) for
+   * another worker or the next start.
+   */
+  async stop(): Promise<void> {
+    if (!this.running) return;
+    this.running = false;
+    this.wake();
+    await this.loop;
+    const pending = [...this.inFlight.values()];
+    if (!pending.length) return;
+    let timer: NodeJS.Timeout | undefined;
+    const finished = await Promise.race([
+      Promise.allSettled(pending.map((p) => p.done)).then(() => true),
+      new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), this.options.stopTimeoutMs))),
+    ]);
+    clearTimeout(timer);
+    if (finished) return;
+    // Release first, then abort: the handler's failure path then finds the claim gone and leaves
+    // the job queued for the next worker instead of counting a failed try.
+    for (const [id, { abort }] of this.inFlight) {
+      await this.db.job
+        .updateMany({
+          where: { id, lockedBy: this.workerId, status: "running" },
+          data: { status: "queued", lockedBy: null, lockedUntil: null, runAt: this.clock(), attempts: { decrement: 1 } },
+        })
+        .catch((err) => this.log.warn({ err, jobId: id }, "could not release a job claim"));
+      abort.abort(new Error("runner stopped"));
+    }
+    this.inFlight.clear();
+  }
+
+  private async pollLoop(): Promise<void> {
+    while (this.running) {
+      this.woken = false;
+      try {
+        while (this.running && this.inFlight.size < this.options.concurrency) {
+          const job = await this.claim();
+          if (!job) break;
+          this.execute(job);
+        }
+      } catch (err) {
+        this.log.error({ err }, "claiming a job failed");
+      }
+      if (this.running && !this.woken) await this.sleep();
+    }
+  }
+
+  private sleep(): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, this.options.pollMs);
+      timer.unref?.();
+      const self = this;
+      function done() {
+        clearTimeout(timer);
+        self.wakeSleeper = undefined;
+        resolve();
+      }
+      this.wakeSleeper = done;
+    });
+  }
+
+  /** Claims one due job of a kind this runner handles, or returns null. */
+  async claim(): Promise<JobRow | null> {
+    const kinds = [...this.handlers.keys()];
+    if (!kinds.length) return null;
+    const now = this.clock();
+    const until = new Date(now.getTime() + this.options.leaseMs);
+    let id: string | undefined;
+    if (this.provider === "postgres") {
+      // SKIP LOCKED: concurrent claimers each lock a different row instead of queueing on one.
+      const kindList = kinds.map((_, i) => `$${i + 4}`).join(", ");
+      const rows = await this.db.$queryRawUnsafe<{ id: string }[]>(
+        `UPDATE "Job" SET "status" = 'running', "lockedBy" = $1,
+           "lockedUntil" = ($2::timestamptz AT TIME ZONE 'UTC'), "attempts" = "attempts" + 1,
+           "updatedAt" = ($3::timestamptz AT TIME ZONE 'UTC')
+         WHERE "id" = (
+           SELECT "id" FROM "Job"
+           WHERE "kind" IN (${kindList})
+             AND (("status" = 'queued' AND "runAt" <= ($3::timestamptz AT TIME ZONE 'UTC'))
+               OR ("status" = 'running' AND "lockedUntil" < ($3::timestamptz AT TIME ZONE 'UTC')))
+           ORDER BY "runAt", "createdAt"
+           LIMIT 1
+           FOR UPDATE SKIP LOCKED)
+         RETURNING "id"`,
+        this.workerId,
+        until.toISOString(),
+        now.toISOString(),
+        ...kinds,
+      );
+      id = rows[0]?.id;
+    } else {
+      // SQLite serialises writers: one conditional UPDATE (a compare-and-set on attempts, which every
+      // claim increments, plus the due condition re-checked) has exactly one winner.
+      const due = {
+        kind: { in: kinds },
+        OR: [
+          { status: "queued", runAt: { lte: now } },
+          { status: "running", lockedUntil: { lt: now } },
+        ],
+      };
+      for (let tries = 0; tries < 5 && !id; tries++) {
+        const candidate = await this.db.job.findFirst({
+          where: due,
+          orderBy: [{ runAt: "asc" }, { createdAt: "asc" }],
+          select: { id: true, attempts: true },
+        });
+        if (!candidate) return null;
+        const { count } = await this.db.job.updateMany({
+          where: { ...due, id: candidate.id, attempts: candidate.attempts },
+          data: { status: "running", lockedBy: this.workerId, lockedUntil: until, attempts: { increment: 1 } },
+        });
+        if (count === 1) id = candidate.id;
+      }
+    }
+    if (!id) return null;
+    return this.db.job.findUnique({ where: { id } });
+  }
+
+  private execute(job: JobRow): void {
+    const abort = new AbortController();
+    const done = this.runOne(job, abort).finally(() => {
+      this.inFlight.delete(job.id);
+      this.wake();
+    });
+    this.inFlight.set(job.id, { done, abort });
+  }
+
+  private async runOne(job: JobRow, abort: AbortController): Promise<void> {
+    const entry = this.handlers.get(job.kind)!;
+    const log = this.log.child({ jobId: job.id, kind: job.kind, attempt: job.attempts });
+    const heartbeat = setInterval(() => {
+      this.db.job
+        .updateMany({
+          where: { id: job.id, lockedBy: this.workerId, status: "running" },
+          data: { lockedUntil: new Date(this.clock().getTime() + this.options.leaseMs) },
+        })
+        .then(({ count }) => {
+          if (count === 0) abort.abort(new Error("lease lost"));
+        })
+        .catch((err) => log.warn({ err }, "lease renewal failed"));
+    }, this.options.heartbeatMs);
+    heartbeat.unref?.();
+    try {
+      // A job whose earlier workers all died mid-try has used up its attempts: it fails here.
+      if (job.attempts > job.maxAttempts) {
+        throw new PermanentJobError(job.lastError ?? `gave up after ${job.maxAttempts} attempts (worker stopped responding)`);
+      }
+      const result = await entry.handler(job, { workerId: this.workerId, attempt: job.attempts, signal: abort.signal, log });
+      await this.db.job.updateMany({
+        where: { id: job.id, lockedBy: this.workerId, status: "running" },
+        data: {
+          status: "succeeded",
+          lockedBy: null,
+          lockedUntil: null,
+          finishedAt: this.clock(),
+          ...(result === undefined ? {} : { result: JSON.parse(JSON.stringify(result)) }),
+        },
+      });
+      log.debug("job succeeded");
+    } catch (caught) {
+      await this.fail(job, caught, entry.options, log).catch((err) => log.error({ err }, "recording a job failure failed"));
+    } finally {
+      clearInterval(heartbeat);
+    }
+  }
+
+  private async fail(job: JobRow, caught: unknown, options: HandlerOptions, log: Logger): Promise<void> {
+    const error = caught instanceof Error ? caught : new Error(String(caught));
+    const lastError = error.message.slice(0, MAX_ERROR_LENGTH) || error.name;
+    const final = error instanceof PermanentJobError || job.attempts >= job.maxAttempts;
+    const now = this.clock();
+    const retryAt = final ? null : new Date(now.getTime() + this.backoff(job.attempts));
+    const held = { id: job.id, lockedBy: this.workerId, status: "running" };
+    // Lost the lease (another worker took over): that worker owns the outcome now.
+    if (!(await this.db.job.count({ where: held }))) return;
+    log.warn({ err: error, final, retryAt }, "job failed");
+    // The handler's own bookkeeping first: if we die right after it, the expired lease brings the
+    // job back and this runs again (onFailure must be idempotent).
+    if (options.onFailure) {
+      await options.onFailure({ ...job, lastError }, error, { final, retryAt });
+    }
+    await this.db.job.updateMany({
+      where: held,
+      data: final
+        ? { status: "failed", lastError, lockedBy: null, lockedUntil: null, finishedAt: now }
+        : { status: "queued", lastError, lockedBy: null, lockedUntil: null, runAt: retryAt! },
+    });
+  }
+
+  /** Delay before the retry that follows try number `attempts`. */
+  backoff(attempts: number): number {
+    return Math.min(this.options.backoffMaxMs, this.options.backoffBaseMs * 2 ** Math.max(0, attempts - 1));
+  }
+}

@@ -1,0 +1,435 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { createClient, type Client } from "graphql-ws";
+import WebSocket from "ws";
+import { SYSTEM } from "../src/auth/scopes.ts";
+import { createServiceContext } from "../src/services/context.ts";
+import { markKnowledgeBaseChanged, STATE_CHANGED } from "../src/services/knowledge-base.ts";
+import { freshDatabase, startServer, type TestServer } from "./helpers/server.ts";
+import { seed, type Tenant } from "./helpers/seed.ts";
+
+const JOBS = { pollMs: 25, backoffBaseMs: 40, backoffMaxMs: 200, heartbeatMs: 200, leaseMs: 2000 };
+
+let server: TestServer;
+let a: Tenant;
+let b: Tenant;
+let aWrite: string;
+let aRead: string;
+/** Writes for the many rejected-body cases (writes are limited to 60/min per token). */
+let aReject: string;
+let aCheck: string;
+
+beforeAll(async () => {
+  server = await startServer({ jobs: JOBS });
+  const s = seed(server.app);
+  a = await s.workspace("Alpha");
+  b = await s.workspace("Beta");
+  aWrite = (await a.token("write_all")).secret;
+  aRead = (await a.token("read_all")).secret;
+  aReject = (await a.token("write_all")).secret;
+  aCheck = (await a.token("read_all")).secret;
+});
+afterAll(() => server?.stop());
+
+const KB = "/v1/api/knowledge_base/";
+const RETRAIN = "/v1/api/knowledge_base/retrain/";
+const SETTINGS = "/v1/api/chatbot_settings";
+
+function call(path: string, init: { method?: string; token?: string; body?: unknown; raw?: string; url?: string } = {}) {
+  const headers: Record<string, string> = {};
+  if (init.token) headers.authorization = `Bearer ${init.token}`;
+  const body = init.raw ?? (init.body === undefined ? undefined : JSON.stringify(init.body));
+  if (body !== undefined) headers["content-type"] = "application/json";
+  return fetch(`${init.url ?? server.url}${path}`, { method: init.method ?? "GET", headers, body });
+}
+
+async function getKb(token: string, url?: string) {
+  const res = await call(KB, { token, url });
+  expect(res.status).toBe(200);
+  return res.json();
+}
+
+async function until<T>(what: string, probe: () => Promise<T | null | undefined | false>, ms = 15_000): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const v = await probe();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 40));
+  }
+}
+
+const quickchatError = (code: string, message: unknown = expect.any(String)) => ({ errors: { root: [{ message, code }] } });
+
+/** A published article, written straight to the database: version 1 holds `content`. */
+async function publishedArticle(s: TestServer, t: Tenant, title: string, content: string, tags: string[] = []) {
+  const db = s.app.runtime.db;
+  const now = new Date();
+  return db.$transaction(async (tx) => {
+    const article = await tx.article.create({
+      data: { scenarioId: t.scenarioId, title, content, tags, tagsText: tags.join(" "), version: 1, maxAvailableVersion: 1, deployState: "published", state: "published" },
+    });
+    await tx.articleVersion.create({ data: { articleId: article.id, version: 1, title, content, tags } });
+    await markKnowledgeBaseChanged(tx, t.scenarioId, now);
+    return article;
+  });
+}
+
+describe("GET/PATCH /v1/api/knowledge_base/", () => {
+  it("GET (documented curl) returns the documented shape; never trained is null", async () => {
+    const res = await call(KB, { token: aRead });
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ one_word_description: "", short_description: "", ai_commands: [], retrain_state: null });
+    const slashless = await call("/v1/api/knowledge_base", { token: aRead });
+    expect(slashless.status).toBe(200);
+  });
+
+  it("PATCH (documented curl) changes only the fields sent and returns the whole object", async () => {
+    const res = await call(KB, { method: "PATCH", token: aWrite, body: { one_word_description: "Sales Bot" } });
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ one_word_description: "Sales Bot", short_description: "", ai_commands: [], retrain_state: null });
+    const all = await call(KB, {
+      method: "PATCH",
+      token: aWrite,
+      body: { short_description: "A helpful customer support assistant.", ai_commands: ["Be polite", "Stay on topic"] },
+    });
+    expect(await all.json()).toEqual({
+      one_word_description: "Sales Bot",
+      short_description: "A helpful customer support assistant.",
+      ai_commands: ["Be polite", "Stay on topic"],
+      retrain_state: null,
+    });
+  });
+
+  it("is one source of truth with chatbot settings", async () => {
+    await call(KB, { method: "PATCH", token: aWrite, body: { one_word_description: "Support Agent", ai_commands: ["Be kind"] } });
+    const settings = await (await call(SETTINGS, { token: aRead })).json();
+    expect(settings).toMatchObject({ one_word_description: "Support Agent", ai_commands: ["Be kind"] });
+    const patched = await call(SETTINGS, { method: "PATCH", token: aWrite, body: { short_description: "From settings", ai_commands: ["One", "Two"] } });
+    expect(patched.status).toBe(200);
+    expect(await getKb(aRead)).toMatchObject({ one_word_description: "Support Agent", short_description: "From settings", ai_commands: ["One", "Two"] });
+  });
+
+  it("accepts the documented maxima", async () => {
+    const body = { one_word_description: "n".repeat(200), short_description: "d".repeat(2000), ai_commands: ["c".repeat(500)] };
+    const res = await call(KB, { method: "PATCH", token: aWrite, body });
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ ...body, retrain_state: null });
+  });
+
+  it("rejects limits, unknown fields and wrong types with 422 naming the field, changing nothing", async () => {
+    const before = await getKb(aCheck);
+    const cases: [unknown, RegExp][] = [
+      [{ one_word_description: "n".repeat(201) }, /^one_word_description/],
+      [{ short_description: "d".repeat(2001) }, /^short_description/],
+      [{ ai_commands: ["ok", "c".repeat(501)] }, /^ai_commands\.1/],
+      [{ one_word_description: "fine", personality: 3 }, /personality/],
+      [{ retrain_state: "up_to_date" }, /retrain_state/],
+      [{ one_word_description: 5 }, /^one_word_description/],
+      [{ short_description: null }, /^short_description/],
+      [{ ai_commands: "Be polite" }, /^ai_commands/],
+      [{ ai_commands: [1] }, /^ai_commands\.0/],
+    ];
+    for (const [body, field] of cases) {
+      const res = await call(KB, { method: "PATCH", token: aReject, body });
+      expect(res.status, JSON.stringify(body)).toBe(422);
+      const json = await res.json();
+      expect(json).toEqual(quickchatError("VALIDATION_ERROR"));
+      expect(json.errors.root[0].message).toMatch(field);
+    }
+    const notObject = await call(KB, { method: "PATCH", token: aReject, raw: "[1]" });
+    expect(notObject.status).toBe(422);
+    expect(await getKb(aCheck)).toEqual(before);
+  });
+
+  it("a read_all token cannot PATCH or retrain (403), and nothing changes", async () => {
+    const before = await getKb(aCheck);
+    const jobsBefore = await server.app.runtime.db.job.count({ where: { scenarioId: a.scenarioId } });
+    const patch = await call(KB, { method: "PATCH", token: aRead, body: { one_word_description: "Nope" } });
+    expect(patch.status).toBe(403);
+    expect(await patch.json()).toEqual(quickchatError("PERMISSION_DENIED", "Insufficient token scope. Required: write_all"));
+    const retrain = await call(RETRAIN, { method: "POST", token: aRead });
+    expect(retrain.status).toBe(403);
+    expect(await retrain.json()).toEqual(quickchatError("PERMISSION_DENIED", "Insufficient token scope. Required: write_all"));
+    expect(await getKb(aCheck)).toEqual(before);
+    expect(await server.app.runtime.db.job.count({ where: { scenarioId: a.scenarioId } })).toBe(jobsBefore);
+  });
+
+  it("without a token answers 401", async () => {
+    expect((await call(KB)).status).toBe(401);
+    expect((await call(RETRAIN, { method: "POST" })).status).toBe(401);
+  });
+});
+
+describe("POST /v1/api/knowledge_base/retrain/", () => {
+  it("trains from published text only: to_be_retrained → 202 → in_progress → up_to_date", async () => {
+    const t = await seed(server.app).workspace("Retrain");
+    const write = (await t.token("write_all")).secret;
+    const read = (await t.token("read_all")).secret;
+    const db = server.app.runtime.db;
+    const returns = await publishedArticle(server, t, "Return Policy", "Our return policy allows returns within 30 days.", ["policy"]);
+    const shipping = await publishedArticle(server, t, "Shipping", "We ship worldwide.");
+    // A later draft: the working copy changes, the published version 1 stays in force.
+    await db.article.update({ where: { id: shipping.id }, data: { content: "DRAFT: we ship to the moon.", deployState: "draft", state: "draft" } });
+    // Never published: not in the index.
+    await db.article.create({ data: { scenarioId: t.scenarioId, title: "Unpublished", content: "secret draft", tags: [] } });
+    // Another scenario's article never leaks in.
+    await publishedArticle(server, b, "Other", "Beta's article");
+    expect((await getKb(read)).retrain_state).toBe("to_be_retrained");
+
+    // The documented curl: POST with only the Authorization header.
+    const res = await call(RETRAIN, { method: "POST", token: write });
+    expect(res.status).toBe(202);
+    const accepted = await res.json();
+    expect(accepted).toEqual({ job_id: expect.any(String), retrain_state: expect.stringMatching(/^(to_be_retrained|in_progress|up_to_date)$/) });
+
+    await until("up_to_date", async () => (await getKb(read)).retrain_state === "up_to_date");
+    const entries = await db.answerIndexEntry.findMany({ where: { scenarioId: t.scenarioId }, orderBy: { articleId: "asc" } });
+    expect(entries.map((e) => ({ articleId: e.articleId, version: e.version, title: e.title, content: e.content, tags: e.tags }))).toEqual([
+      { articleId: returns.id, version: 1, title: "Return Policy", content: "Our return policy allows returns within 30 days.", tags: ["policy"] },
+      { articleId: shipping.id, version: 1, title: "Shipping", content: "We ship worldwide.", tags: [] },
+    ]);
+    const state = await db.knowledgeBaseState.findUniqueOrThrow({ where: { scenarioId: t.scenarioId } });
+    expect(state).toMatchObject({ retrainState: "up_to_date", trainedArticles: 2, failureReason: null, jobId: accepted.job_id });
+    expect(state.lastTrainedAt).toBeInstanceOf(Date);
+    const job = await db.job.findUniqueOrThrow({ where: { id: accepted.job_id } });
+    expect(job).toMatchObject({ kind: "kb.retrain", status: "succeeded", attempts: 1, result: { trainedArticles: 2, retrainState: "up_to_date" } });
+    const events = await db.domainEvent.findMany({ where: { scenarioId: t.scenarioId, type: STATE_CHANGED }, orderBy: { createdAt: "asc" } });
+    expect(events.map((e) => (e.payload as any).retrainState)).toEqual(["to_be_retrained", "in_progress", "up_to_date"]);
+
+    // Any article change after training → to_be_retrained (through the articles service).
+    const { createArticle } = await import("../src/services/articles.ts");
+    await createArticle(createServiceContext(server.app.runtime, SYSTEM), { content: "New after training" }, t.scenarioId);
+    expect((await getKb(read)).retrain_state).toBe("to_be_retrained");
+    // The index still holds the trained text until the next training.
+    expect(await db.answerIndexEntry.count({ where: { scenarioId: t.scenarioId } })).toBe(2);
+  });
+
+  it("a second request while a job is queued or running enqueues nothing more, and answers 202 all the same", async () => {
+    const t = await seed(server.app).workspace("Once");
+    const write = (await t.token("write_all")).secret;
+    await server.app.runtime.jobs.stop();
+    try {
+      const first = await call(RETRAIN, { method: "POST", token: write });
+      const second = await call("/v1/api/knowledge_base/retrain", { method: "POST", token: write });
+      expect([first.status, second.status]).toEqual([202, 202]);
+      const [j1, j2] = [await first.json(), await second.json()];
+      expect(j2.job_id).toBe(j1.job_id);
+      expect(j1.retrain_state).toBe("to_be_retrained");
+      expect(await server.app.runtime.db.job.count({ where: { scenarioId: t.scenarioId } })).toBe(1);
+    } finally {
+      server.app.runtime.jobs.start();
+    }
+    const read = (await t.token("read_all")).secret;
+    await until("up_to_date once the runner is back", async () => (await getKb(read)).retrain_state === "up_to_date");
+  });
+
+  it("a training that keeps failing is retried with backoff and ends failed with the reason", async () => {
+    const t = await seed(server.app).workspace("Broken");
+    const write = (await t.token("write_all")).secret;
+    const db = server.app.runtime.db;
+    // Published as version 7, but the version row is gone: training cannot take the published text.
+    const broken = await db.article.create({
+      data: { scenarioId: t.scenarioId, title: "Broken", content: "x", tags: [], version: 7, maxAvailableVersion: 7, deployState: "published", state: "published" },
+    });
+    const res = await call(RETRAIN, { method: "POST", token: write });
+    expect(res.status).toBe(202);
+    const { job_id } = await res.json();
+    await until("failed", async () => (await getKb(write)).retrain_state === "failed");
+    const job = await db.job.findUniqueOrThrow({ where: { id: job_id } });
+    const reason = `article ${broken.id}: published version 7 is missing`;
+    expect(job).toMatchObject({ status: "failed", attempts: 5, maxAttempts: 5, lastError: reason });
+    expect(await db.knowledgeBaseState.findUniqueOrThrow({ where: { scenarioId: t.scenarioId } })).toMatchObject({ retrainState: "failed", failureReason: reason });
+    const events = await db.domainEvent.findMany({ where: { scenarioId: t.scenarioId, type: STATE_CHANGED }, orderBy: { createdAt: "asc" } });
+    expect(events.at(-1)!.payload).toEqual({ scenarioId: t.scenarioId, retrainState: "failed", failureReason: reason });
+    // Fixing the content and retraining recovers.
+    await db.articleVersion.create({ data: { articleId: broken.id, version: 7, title: "Broken", content: "fixed", tags: [] } });
+    expect((await call(RETRAIN, { method: "POST", token: write })).status).toBe(202);
+    await until("up_to_date", async () => (await getKb(write)).retrain_state === "up_to_date");
+  });
+
+  it("a change during training ends in to_be_retrained, not up_to_date", async () => {
+    const t = await seed(server.app).workspace("Racing");
+    const write = (await t.token("write_all")).secret;
+    await publishedArticle(server, t, "One", "first");
+    // Simulate an article write landing while the job runs: contentChangedAt after the start.
+    await server.app.runtime.db.knowledgeBaseState.update({
+      where: { scenarioId: t.scenarioId },
+      data: { contentChangedAt: new Date(Date.now() + 60_000) },
+    });
+    expect((await call(RETRAIN, { method: "POST", token: write })).status).toBe(202);
+    await until("the job to finish", async () => {
+      const j = await server.app.runtime.db.job.findFirst({ where: { scenarioId: t.scenarioId, status: "succeeded" } });
+      return j;
+    });
+    expect((await getKb(write)).retrain_state).toBe("to_be_retrained");
+    expect(await server.app.runtime.db.answerIndexEntry.count({ where: { scenarioId: t.scenarioId } })).toBe(1);
+  });
+});
+
+describe("restart", () => {
+  it("a job cut off by a restart resumes on the next start", async () => {
+    const db = await freshDatabase();
+    const first = await startServer({ dataDir: db.dataDir, databaseUrl: db.databaseUrl, jobs: JOBS });
+    let t: Tenant;
+    let jobId: string;
+    try {
+      t = await seed(first.app).workspace("Crash");
+      await publishedArticle(first, t, "Survivor", "Resumed text");
+      // The first server's worker dies mid-job: its runner stops, the row says it still holds the job.
+      await first.app.runtime.jobs.stop();
+      const job = await first.app.runtime.db.job.create({
+        data: {
+          kind: "kb.retrain",
+          workspaceId: t.workspaceId,
+          scenarioId: t.scenarioId,
+          payload: { scenarioId: t.scenarioId },
+          status: "running",
+          attempts: 1,
+          lockedBy: "dead-worker",
+          lockedUntil: new Date(Date.now() - 1000),
+        },
+      });
+      jobId = job.id;
+      await first.app.runtime.db.knowledgeBaseState.update({ where: { scenarioId: t.scenarioId }, data: { retrainState: "in_progress", jobId } });
+    } finally {
+      await first.app.stop();
+    }
+    const second = await startServer({ dataDir: db.dataDir, databaseUrl: db.databaseUrl, jobs: JOBS });
+    try {
+      const read = (await t!.token("read_all")).secret;
+      await until("up_to_date after restart", async () => (await getKb(read, second.url)).retrain_state === "up_to_date");
+      const job = await second.app.runtime.db.job.findUniqueOrThrow({ where: { id: jobId! } });
+      expect(job).toMatchObject({ status: "succeeded", attempts: 2 });
+      expect(job.lockedBy).toBeNull();
+      const entries = await second.app.runtime.db.answerIndexEntry.findMany({ where: { scenarioId: t!.scenarioId } });
+      expect(entries.map((e) => e.content)).toEqual(["Resumed text"]);
+    } finally {
+      await second.stop();
+      await db.drop();
+    }
+  });
+});
+
+describe("GraphQL", () => {
+  const clients: Client[] = [];
+  afterEach(async () => {
+    await Promise.all(clients.splice(0).map((c) => c.dispose()));
+  });
+
+  async function gql(query: string, variables: Record<string, unknown>, secret: string) {
+    const res = await fetch(`${server.url}/graphql`, {
+      method: "POST",
+      headers: { "content-type": "application/json", authorization: `Bearer ${secret}` },
+      body: JSON.stringify({ query, variables }),
+    });
+    return (await res.json()) as { data?: any; errors?: any[] };
+  }
+  const codes = (r: { errors?: any[] }) => (r.errors ?? []).map((e) => e.extensions?.code);
+
+  const KB_QUERY = `query ($id: ID!) { scenario(id: $id) { knowledgeBase {
+    oneWordDescription shortDescription aiCommands retrainState failureReason lastTrainedAt trainedArticles
+    job { id status attempts lastError runAt } } } }`;
+  const UPDATE = `mutation ($id: ID!, $input: UpdateKnowledgeBaseInput!) { updateKnowledgeBase(scenarioId: $id, input: $input) {
+    oneWordDescription shortDescription aiCommands retrainState } }`;
+  const RETRAIN_MUTATION = `mutation ($id: ID!) { retrainKnowledgeBase(scenarioId: $id) { retrainState job { id status } } }`;
+
+  it("reads, updates and retrains with a developer key; shows the job's progress", async () => {
+    const t = await seed(server.app).workspace("GraphQL KB");
+    const key = (await t.developerKey(["assistant:read", "assistant:write"])).secret;
+    const empty = await gql(KB_QUERY, { id: t.scenarioId }, key);
+    expect(empty.errors).toBeUndefined();
+    expect(empty.data.scenario.knowledgeBase).toEqual({
+      oneWordDescription: "",
+      shortDescription: "",
+      aiCommands: [],
+      retrainState: null,
+      failureReason: null,
+      lastTrainedAt: null,
+      trainedArticles: 0,
+      job: null,
+    });
+    const updated = await gql(UPDATE, { id: t.scenarioId, input: { oneWordDescription: "Graph Bot", aiCommands: ["Short answers"] } }, key);
+    expect(updated.data.updateKnowledgeBase).toEqual({ oneWordDescription: "Graph Bot", shortDescription: "", aiCommands: ["Short answers"], retrainState: null });
+    const tooLong = await gql(UPDATE, { id: t.scenarioId, input: { shortDescription: "x".repeat(2001) } }, key);
+    expect(codes(tooLong)).toEqual(["VALIDATION_ERROR"]);
+    expect(tooLong.errors![0].message).toMatch(/^short_description/);
+
+    await publishedArticle(server, t, "Doc", "Graph text");
+    const retrained = await gql(RETRAIN_MUTATION, { id: t.scenarioId }, key);
+    expect(retrained.errors).toBeUndefined();
+    expect(retrained.data.retrainKnowledgeBase.job.id).toEqual(expect.any(String));
+    await until("trained", async () => (await gql(KB_QUERY, { id: t.scenarioId }, key)).data.scenario.knowledgeBase.retrainState === "up_to_date");
+    const done = (await gql(KB_QUERY, { id: t.scenarioId }, key)).data.scenario.knowledgeBase;
+    expect(done).toMatchObject({ retrainState: "up_to_date", trainedArticles: 1, failureReason: null, job: { status: "succeeded", attempts: 1, lastError: null } });
+    expect(done.job.id).toBe(retrained.data.retrainKnowledgeBase.job.id);
+    expect(Date.parse(done.lastTrainedAt)).not.toBeNaN();
+    // The same data as the REST view.
+    const rest = await getKb((await t.token("read_all")).secret);
+    expect(rest).toEqual({ one_word_description: "Graph Bot", short_description: "", ai_commands: ["Short answers"], retrain_state: "up_to_date" });
+  });
+
+  it("a key without assistant scopes is PERMISSION_DENIED; another workspace's scenario is NOT_FOUND", async () => {
+    const t = await seed(server.app).workspace("GraphQL KB denied");
+    const noScope = (await t.developerKey(["conversations:read"])).secret;
+    const readOnly = (await t.developerKey(["assistant:read"])).secret;
+    const foreign = (await b.developerKey(["assistant:read", "assistant:write"])).secret;
+    expect(codes(await gql(KB_QUERY, { id: t.scenarioId }, noScope))).toEqual(["PERMISSION_DENIED"]);
+    expect(codes(await gql(UPDATE, { id: t.scenarioId, input: { oneWordDescription: "x" } }, readOnly))).toEqual(["PERMISSION_DENIED"]);
+    expect(codes(await gql(RETRAIN_MUTATION, { id: t.scenarioId }, readOnly))).toEqual(["PERMISSION_DENIED"]);
+    expect(codes(await gql(KB_QUERY, { id: t.scenarioId }, foreign))).toEqual(["NOT_FOUND"]);
+    expect(codes(await gql(UPDATE, { id: t.scenarioId, input: { oneWordDescription: "x" } }, foreign))).toEqual(["NOT_FOUND"]);
+    expect(codes(await gql(RETRAIN_MUTATION, { id: t.scenarioId }, foreign))).toEqual(["NOT_FOUND"]);
+    expect(await server.app.runtime.db.job.count({ where: { scenarioId: t.scenarioId } })).toBe(0);
+    expect((await server.app.runtime.db.chatbotSettings.findUniqueOrThrow({ where: { scenarioId: t.scenarioId } })).oneWordDescription).toBe("");
+  });
+
+  it("knowledgeBaseStateChanged reports in_progress then up_to_date (graphql-ws); other scenarios' changes are not sent", async () => {
+    const t = await seed(server.app).workspace("GraphQL KB live");
+    const other = await t.scenario("Other assistant");
+    const key = (await t.developerKey(["assistant:read", "assistant:write"])).secret;
+    const c = createClient({ url: server.wsUrl, webSocketImpl: WebSocket, connectionParams: { Authorization: `Bearer ${key}` }, retryAttempts: 0, lazy: true });
+    clients.push(c);
+    const seen: any[] = [];
+    let error: unknown;
+    c.subscribe(
+      { query: `subscription ($id: ID!) { knowledgeBaseStateChanged(scenarioId: $id) { scenarioId retrainState failureReason at } }`, variables: { id: t.scenarioId } },
+      { next: (r) => (r.errors ? (error = r.errors) : seen.push(r.data!.knowledgeBaseStateChanged)), error: (e) => (error = e), complete: () => undefined },
+    );
+    // Going live is asynchronous: announce a harmless state change until the subscriber hears it.
+    await until("the subscription to go live", async () => {
+      const ev = await server.app.runtime.db.domainEvent.create({
+        data: { workspaceId: t.workspaceId, scenarioId: t.scenarioId, type: STATE_CHANGED, payload: { scenarioId: t.scenarioId, retrainState: null, failureReason: null } },
+      });
+      server.app.runtime.events.publish([ev]);
+      await new Promise((r) => setTimeout(r, 50));
+      return seen.length > 0 || error;
+    });
+    expect(error).toBeUndefined();
+    seen.length = 0;
+    // Another scenario of the workspace trains too: none of its changes arrive here.
+    const otherWrite = (await other.token("write_all")).secret;
+    expect((await call(RETRAIN, { method: "POST", token: otherWrite })).status).toBe(202);
+    await publishedArticle(server, t, "Live", "Live text");
+    expect((await gql(RETRAIN_MUTATION, { id: t.scenarioId }, key)).errors).toBeUndefined();
+    await until("up_to_date event", async () => seen.some((e) => e.retrainState === "up_to_date"));
+    const states = seen.map((e) => e.retrainState);
+    expect(states.slice(states.indexOf("in_progress"))).toEqual(["in_progress", "up_to_date"]);
+    expect(seen.every((e) => e.scenarioId === t.scenarioId)).toBe(true);
+    // Another workspace's key is told NOT_FOUND when it subscribes.
+    const foreign = createClient({
+      url: server.wsUrl,
+      webSocketImpl: WebSocket,
+      connectionParams: { Authorization: `Bearer ${(await b.developerKey(["assistant:read"])).secret}` },
+      retryAttempts: 0,
+      lazy: true,
+    });
+    clients.push(foreign);
+    const denied = await new Promise<any>((resolve) =>
+      foreign.subscribe(
+        { query: `subscription ($id: ID!) { knowledgeBaseStateChanged(scenarioId: $id) { retrainState } }`, variables: { id: t.scenarioId } },
+        { next: (r) => resolve(r), error: (e) => resolve({ errors: e }), complete: () => resolve({}) },
+      ),
+    );
+    expect(codes(denied)).toEqual(["NOT_FOUND"]);
+  });
+});
