@@ -415,6 +415,12 @@ describe("GraphQL", () => {
     const states = seen.map((e) => e.retrainState);
     expect(states.slice(states.indexOf("in_progress"))).toEqual(["in_progress", "up_to_date"]);
     expect(seen.every((e) => e.scenarioId === t.scenarioId)).toBe(true);
+    // An article change through the API announces to_be_retrained live, too.
+    seen.length = 0;
+    const write = (await t.token("write_all")).secret;
+    const created = await call("/v1/api/knowledge_base/articles/", { method: "POST", token: write, body: { content: "Fresh text" } });
+    expect(created.status).toBe(201);
+    await until("to_be_retrained event", async () => seen.some((e) => e.retrainState === "to_be_retrained"));
     // Another workspace's key is told NOT_FOUND when it subscribes.
     const foreign = createClient({
       url: server.wsUrl,
