@@ -3,6 +3,7 @@
 // bare node:http server answering a fixed search-shaped JSON (the floor of HTTP + JSON here).
 //   npm run bench                 (runs bench/run.ts, then this)
 //   BENCH_ARTICLES=20000 BENCH_QUERIES=500 tsx bench/search.ts
+//   BENCH_DATABASE_URL=postgresql://…/empty_db tsx bench/search.ts   (PostgreSQL: an empty database)
 // The articles are generated from a word list with a fixed seed and inserted in batches straight
 // into the Article table; the FTS5 triggers index every row as the service layer's writes do.
 import { mkdtempSync, rmSync } from "node:fs";
@@ -86,11 +87,16 @@ async function measure(url: (i: number) => string, headers: Record<string, strin
 
 // ---------------------------------------------------------------- main
 const dataDir = mkdtempSync(join(tmpdir(), "parley-bench-search-"));
-const config = { ...loadConfig({ NODE_ENV: "production", LOG_LEVEL: "silent", DATA_DIR: dataDir }), port: 0, host: "127.0.0.1" };
+const config = {
+  ...loadConfig({ NODE_ENV: "production", LOG_LEVEL: "silent", DATA_DIR: dataDir, DATABASE_URL: process.env.BENCH_DATABASE_URL }),
+  port: 0,
+  host: "127.0.0.1",
+};
 const rateLimits = new RateLimits((p) => new RateLimiterMemory({ points: 1e9, duration: p.windowSeconds, keyPrefix: p.name }));
 const app = await buildApp(config, { rateLimits });
 const bare = createServer();
 try {
+  console.log(`database: ${app.database.provider}`);
   console.log(`Parley search bench: ${ARTICLES} articles, ${QUERIES} sequential queries (+${WARMUP} warm-up), node ${process.version}`);
   console.log(`machine: ${cpus().length} cores, load average ${loadavg()[0]!.toFixed(2)} now`);
   const { url: parley } = await app.start();
@@ -109,8 +115,13 @@ try {
     await app.runtime.db.article.createMany({ data: batch });
     done += batch.length;
   }
-  const indexed = await app.runtime.db.$queryRawUnsafe<{ n: number | bigint }[]>(`SELECT COUNT(*) AS n FROM "ArticleSearch"`);
-  console.log(`seeded ${ARTICLES} articles in ${((performance.now() - seeding) / 1000).toFixed(1)} s; FTS5 rows: ${Number(indexed[0]!.n)}\n`);
+  const indexed = await app.runtime.db.$queryRawUnsafe<{ n: number | bigint }[]>(
+    app.database.provider === "sqlite"
+      ? `SELECT COUNT(*) AS n FROM "ArticleSearch"`
+      : `SELECT COUNT(*) AS n FROM "Article" WHERE "searchAll" IS NOT NULL`,
+  );
+  if (app.database.provider === "postgres") await app.runtime.db.$executeRawUnsafe(`ANALYZE "Article"`);
+  console.log(`seeded ${ARTICLES} articles in ${((performance.now() - seeding) / 1000).toFixed(1)} s; indexed rows: ${Number(indexed[0]!.n)}\n`);
 
   // Varied queries: one to three words (loose, prefix), exact phrases taken from the articles,
   // content-only and case-sensitive searches.

@@ -5,23 +5,28 @@ import { scenarioAccess } from "./access.ts";
 import { articlesInOrder } from "./articles.ts";
 import type { ServiceContext } from "./context.ts";
 import { parseInput, parseQuery } from "./validation.ts";
+import { MAX_QUERY_LENGTH, MAX_QUERY_WORDS, queryWords, WORD } from "./search-words.ts";
+
 
 // Search runs on the full-text indexes the knowledge-base migration created: the FTS5 table
-// "ArticleSearch" (SQLite; rowid = Article.id, kept current by triggers) and two GIN expression
-// indexes (PostgreSQL). The PostgreSQL expressions below must stay exactly those of the indexes,
-// or the planner cannot use them.
-const PG_ALL = Prisma.raw(
-  `to_tsvector('simple', coalesce("title", '') || ' ' || "content" || ' ' || coalesce("url", '') || ' ' || "tagsText")`,
-);
-const PG_CONTENT = Prisma.raw(`to_tsvector('simple', "content")`);
+// "ArticleSearch" (SQLite; rowid = Article.id, kept current by triggers) and two stored tsvector
+// columns with GIN indexes (PostgreSQL; computed by the database on every write).
+const PG_ALL = Prisma.raw(`"searchAll"`);
+const PG_CONTENT = Prisma.raw(`"searchContent"`);
 /** bm25 column weights: title, content, url, tagsText. */
 const FTS5_RANK = Prisma.raw(`bm25("ArticleSearch", 2.0, 1.0, 1.0, 2.0)`);
 
 const count = (fallback: number) => z.number().int().min(1).max(100).default(fallback);
 
 /** Search options as services take them (GraphQL passes these directly). */
+const QueryText = z
+  .string({ error: "is required" })
+  .refine((s) => s.trim().length > 0, "is required")
+  .refine((s) => s.length <= MAX_QUERY_LENGTH, `must be at most ${MAX_QUERY_LENGTH} characters`)
+  .refine((s) => queryWords(s).length <= MAX_QUERY_WORDS, `must have at most ${MAX_QUERY_WORDS} words`);
+
 export const SearchInput = z.object({
-  query: z.string().refine((s) => s.trim().length > 0, "is required"),
+  query: QueryText,
   is_case_insensitive: z.boolean().default(true),
   with_title_url_and_tags: z.boolean().default(true),
   strict_search: z.boolean().default(false),
@@ -39,7 +44,7 @@ const countString = z
 
 /** The same options as REST query strings (a bad value is a 400). */
 export const SearchQuery = z.object({
-  query: z.string({ error: "is required" }).refine((s) => s.trim().length > 0, "is required"),
+  query: QueryText,
   is_case_insensitive: boolString.optional(),
   with_title_url_and_tags: boolString.optional(),
   strict_search: boolString.optional(),
@@ -50,12 +55,6 @@ export const SearchQuery = z.object({
 export function parseSearchQuery(query: Record<string, unknown>): SearchInput {
   const keys = ["query", "is_case_insensitive", "with_title_url_and_tags", "strict_search", "num_of_display_articles", "num_of_data_articles"];
   return parseQuery(SearchQuery, Object.fromEntries(keys.map((k) => [k, query[k]])));
-}
-
-const WORD = /[\p{L}\p{N}]+/gu;
-/** The query's words, in order, without duplicates; punctuation never reaches the index syntax. */
-export function queryWords(query: string): string[] {
-  return [...new Set(query.match(WORD) ?? [])];
 }
 
 interface Mode {
@@ -124,18 +123,20 @@ export interface SearchResult {
   articles: Article[];
 }
 
-const fold = (s: string) => s.normalize("NFD").replace(/\p{M}/gu, "").toLowerCase();
+/** Case folding only: accents count, as they do in both indexes. */
+const fold = (s: string) => s.normalize("NFC").toLowerCase();
 
 /** Where the query's words occur in a text: prefixes of words (loose) or the whole phrase (strict). */
 export function findWords(text: string, words: string[], opts: { strict: boolean; caseInsensitive: boolean }): WordSpan[] {
   const norm = opts.caseInsensitive ? fold : (s: string) => s;
-  const tokens = [...text.matchAll(WORD)].map((m) => ({ start: m.index, end: m.index + m[0].length, text: m[0] }));
+  const tokens = [...text.matchAll(WORD)].map((m) => ({ start: m.index, end: m.index + m[0].length, text: m[0], norm: norm(m[0]) }));
   const wanted = words.map(norm);
-  if (!opts.strict) return tokens.filter((t) => wanted.some((w) => norm(t.text).startsWith(w)));
+  const span = ({ start, end, text }: WordSpan) => ({ start, end, text });
+  if (!opts.strict) return tokens.filter((t) => wanted.some((w) => t.norm.startsWith(w))).map(span);
   const found: WordSpan[] = [];
   for (let i = 0; i + wanted.length <= tokens.length; i++) {
-    if (wanted.every((w, j) => norm(tokens[i + j]!.text) === w)) {
-      found.push(...tokens.slice(i, i + wanted.length));
+    if (wanted.every((w, j) => tokens[i + j]!.norm === w)) {
+      found.push(...tokens.slice(i, i + wanted.length).map(span));
       i += wanted.length - 1;
     }
   }

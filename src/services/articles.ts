@@ -4,6 +4,7 @@ import { notFound } from "../errors.ts";
 import { scenarioAccess } from "./access.ts";
 import type { ServiceContext } from "./context.ts";
 import { contentFilterSql } from "./article-search.ts";
+import { MAX_QUERY_LENGTH, MAX_QUERY_WORDS, queryWords } from "./search-words.ts";
 import { publishWorkingCopy } from "./article-versions.ts";
 import { markKnowledgeBaseChanged } from "./knowledge-base.ts";
 import type { Pagination } from "./pagination.ts";
@@ -50,14 +51,20 @@ export const UpdateArticleInput = z
 
 export const DeleteArticlesInput = z.array(z.number().int().positive()).min(1, "must list at least one id").max(1000);
 
+/** The list's content filter, bounded like search queries. */
+const FilterQuery = z
+  .string()
+  .max(MAX_QUERY_LENGTH)
+  .refine((s) => queryWords(s).length <= MAX_QUERY_WORDS, `must have at most ${MAX_QUERY_WORDS} words`);
+
 /** The list filters, as services take them (both transports). */
 export const ArticleFilters = z
   .object({
     types: z.array(z.enum(ARTICLE_TYPES)).optional(),
-    tags: z.array(z.string()).optional(),
-    url: z.string().optional(),
-    title: z.string().optional(),
-    query: z.string().optional(),
+    tags: z.array(z.string().max(100)).max(100).optional(),
+    url: z.string().max(2048).optional(),
+    title: z.string().max(1000).optional(),
+    query: FilterQuery.optional(),
   })
   .strict();
 export type ArticleFilters = z.output<typeof ArticleFilters>;
@@ -69,10 +76,10 @@ const commaList = z
 /** The list filters as REST query strings: types and tags comma-separated (or repeated). */
 export const ArticleFiltersQuery = z.object({
   types: commaList.pipe(z.array(z.enum(ARTICLE_TYPES, { error: "must be a comma-separated list of Article, Paragraph, URL" }))).optional(),
-  tags: commaList.optional(),
-  url: z.string().optional(),
-  title: z.string().optional(),
-  query: z.string().optional(),
+  tags: commaList.pipe(z.array(z.string().max(100)).max(100)).optional(),
+  url: z.string().max(2048).optional(),
+  title: z.string().max(1000).optional(),
+  query: FilterQuery.optional(),
 });
 
 export function parseArticleFilters(query: Record<string, unknown>): ArticleFilters {

@@ -1,6 +1,9 @@
--- Full-text indexes of articles: all searchable text, and content alone (with_title_url_and_tags=false).
--- Queries must use exactly these expressions for the planner to use the indexes.
-CREATE INDEX "Article_search_all_idx" ON "Article" USING GIN (
+-- Full-text search of articles: stored tsvector columns (all searchable text; content alone, for
+-- with_title_url_and_tags=false), computed by PostgreSQL on every write, with GIN indexes. Stored
+-- vectors let ranking (ts_rank) read them instead of re-parsing every matching row.
+ALTER TABLE "Article" ADD COLUMN "searchAll" tsvector GENERATED ALWAYS AS (
     to_tsvector('simple', coalesce("title", '') || ' ' || "content" || ' ' || coalesce("url", '') || ' ' || "tagsText")
-);
-CREATE INDEX "Article_search_content_idx" ON "Article" USING GIN (to_tsvector('simple', "content"));
+) STORED;
+ALTER TABLE "Article" ADD COLUMN "searchContent" tsvector GENERATED ALWAYS AS (to_tsvector('simple', "content")) STORED;
+CREATE INDEX "Article_searchAll_idx" ON "Article" USING GIN ("searchAll");
+CREATE INDEX "Article_searchContent_idx" ON "Article" USING GIN ("searchContent");

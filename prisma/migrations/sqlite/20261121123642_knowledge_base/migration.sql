@@ -7,6 +7,7 @@ CREATE TABLE "KnowledgeBaseState" (
     "trainedArticles" INTEGER NOT NULL DEFAULT 0,
     "lastTrainedAt" DATETIME,
     "contentChangedAt" DATETIME,
+    "changeCount" INTEGER NOT NULL DEFAULT 0,
     "updatedAt" DATETIME NOT NULL,
     CONSTRAINT "KnowledgeBaseState_scenarioId_fkey" FOREIGN KEY ("scenarioId") REFERENCES "Scenario" ("id") ON DELETE CASCADE ON UPDATE CASCADE
 );
@@ -195,9 +196,11 @@ CREATE INDEX "StoredFile_scenarioId_idx" ON "StoredFile"("scenarioId");
 
 -- From prisma/sql/sqlite/knowledge_base.sql
 -- Full-text index of articles (FTS5, external content = the Article table), kept current by triggers.
+-- Accents are kept (remove_diacritics 0), as PostgreSQL's "simple" configuration keeps them: both
+-- databases match the same words.
 CREATE VIRTUAL TABLE "ArticleSearch" USING fts5(
     "title", "content", "url", "tagsText",
-    content='Article', content_rowid='id', tokenize='unicode61 remove_diacritics 2'
+    content='Article', content_rowid='id', tokenize='unicode61 remove_diacritics 0'
 );
 CREATE TRIGGER "Article_search_ai" AFTER INSERT ON "Article" BEGIN
     INSERT INTO "ArticleSearch"(rowid, "title", "content", "url", "tagsText")
