@@ -4,6 +4,7 @@ import { createServiceContext } from "../src/services/context.ts";
 import { createAiAction } from "../src/services/ai-actions.ts";
 import { startServer, type TestServer } from "./helpers/server.ts";
 import { seed, type Tenant } from "./helpers/seed.ts";
+import { errorCodes, http } from "./helpers/http.ts";
 
 let server: TestServer;
 let a: Tenant;
@@ -44,33 +45,13 @@ afterAll(() => server?.stop());
 
 const ACTIONS = "/v1/api/ai_actions";
 
-function call(path: string, init: { method?: string; token?: string; body?: unknown } = {}) {
-  const headers: Record<string, string> = {};
-  if (init.token) headers.authorization = `Bearer ${init.token}`;
-  const body = init.body === undefined ? undefined : JSON.stringify(init.body);
-  if (body !== undefined) headers["content-type"] = "application/json";
-  return fetch(`${server.url}${path}`, { method: init.method ?? "GET", headers, body });
-}
+const { call, gql } = http(() => server);
 
 async function list(token = aCheck) {
   const res = await call(ACTIONS, { token });
   expect(res.status).toBe(200);
   return (await res.json()) as any[];
 }
-
-interface Gql {
-  data?: any;
-  errors?: { message: string; extensions?: { code?: string } }[];
-}
-async function gql(auth: string, query: string, variables?: Record<string, unknown>): Promise<Gql> {
-  const res = await fetch(`${server.url}/graphql`, {
-    method: "POST",
-    headers: { "content-type": "application/json", authorization: `Bearer ${auth}` },
-    body: JSON.stringify({ query, variables }),
-  });
-  return res.json();
-}
-const codes = (r: Gql) => (r.errors ?? []).map((e) => e.extensions?.code);
 
 const FIELDS = "id name description type isActive icon iconColor isValid config { method url headers { name value } body serverUrl authHeaderName tools storeDomain }";
 const CREATE = `mutation ($scenarioId: ID!, $input: CreateAiActionInput!) { createAiAction(scenarioId: $scenarioId, input: $input) { ${FIELDS} } }`;
@@ -371,7 +352,7 @@ describe("GraphQL configuration", () => {
   it.each(bad)("createAiAction rejects %s: VALIDATION_ERROR naming the field, nothing created", async (_n, input, field) => {
     const before = await snapshot();
     const r = await gql(aGqlReject, CREATE, { scenarioId: a.scenarioId, input });
-    expect(codes(r)).toEqual(["VALIDATION_ERROR"]);
+    expect(errorCodes(r)).toEqual(["VALIDATION_ERROR"]);
     expect(r.errors![0]!.message.startsWith(`${field}`)).toBe(true);
     expect(r.data ?? null).toBeNull();
     expect(await snapshot()).toEqual(before);
@@ -388,7 +369,7 @@ describe("GraphQL configuration", () => {
       { isActive: null },
     ]) {
       const r = await gql(aGqlReject, UPDATE, { id: String(row.id), input });
-      expect(codes(r), JSON.stringify(input)).toEqual(["VALIDATION_ERROR"]);
+      expect(errorCodes(r), JSON.stringify(input)).toEqual(["VALIDATION_ERROR"]);
     }
     expect(await snapshot()).toEqual(before);
   });
@@ -408,21 +389,21 @@ describe("GraphQL access", () => {
     expect(updated.data.updateAiAction).toMatchObject({ isActive: false, icon: "cart", isValid: true });
     const deleted = await gql(devAll, DELETE, { id });
     expect(deleted).toEqual({ data: { deleteAiAction: id } });
-    expect(codes(await gql(devAll, GET, { id }))).toEqual(["NOT_FOUND"]);
+    expect(errorCodes(await gql(devAll, GET, { id }))).toEqual(["NOT_FOUND"]);
   });
 
   it("a developer key without assistant:write is PERMISSION_DENIED, without assistant:read too; nothing changes", async () => {
     const row = await fixture(a, { name: "Guarded" });
     const before = await snapshot();
     for (const key of [devRead, devNone]) {
-      expect(codes(await gql(key, CREATE, { scenarioId: a.scenarioId, input: ORDER_STATUS }))).toEqual(["PERMISSION_DENIED"]);
-      expect(codes(await gql(key, UPDATE, { id: String(row.id), input: { isActive: false } }))).toEqual(["PERMISSION_DENIED"]);
-      expect(codes(await gql(key, DELETE, { id: String(row.id) }))).toEqual(["PERMISSION_DENIED"]);
+      expect(errorCodes(await gql(key, CREATE, { scenarioId: a.scenarioId, input: ORDER_STATUS }))).toEqual(["PERMISSION_DENIED"]);
+      expect(errorCodes(await gql(key, UPDATE, { id: String(row.id), input: { isActive: false } }))).toEqual(["PERMISSION_DENIED"]);
+      expect(errorCodes(await gql(key, DELETE, { id: String(row.id) }))).toEqual(["PERMISSION_DENIED"]);
     }
-    expect(codes(await gql(devNone, GET, { id: String(row.id) }))).toEqual(["PERMISSION_DENIED"]);
-    expect(codes(await gql(devNone, SCENARIO, { id: a.scenarioId }))).toEqual(["PERMISSION_DENIED"]);
+    expect(errorCodes(await gql(devNone, GET, { id: String(row.id) }))).toEqual(["PERMISSION_DENIED"]);
+    expect(errorCodes(await gql(devNone, SCENARIO, { id: a.scenarioId }))).toEqual(["PERMISSION_DENIED"]);
     // A read_all token cannot write either.
-    expect(codes(await gql(aRead, UPDATE, { id: String(row.id), input: { isActive: false } }))).toEqual(["PERMISSION_DENIED"]);
+    expect(errorCodes(await gql(aRead, UPDATE, { id: String(row.id), input: { isActive: false } }))).toEqual(["PERMISSION_DENIED"]);
     expect(await snapshot()).toEqual(before);
   });
 
@@ -430,17 +411,17 @@ describe("GraphQL access", () => {
     const foreign = await fixture(b, { name: "Foreign" });
     const sibling = await fixture(a2, { name: "Sibling" });
     const before = await snapshot();
-    expect(codes(await gql(devAll, CREATE, { scenarioId: b.scenarioId, input: ORDER_STATUS }))).toEqual(["NOT_FOUND"]);
-    expect(codes(await gql(devAll, GET, { id: String(foreign.id) }))).toEqual(["NOT_FOUND"]);
-    expect(codes(await gql(devAll, UPDATE, { id: String(foreign.id), input: { isActive: false } }))).toEqual(["NOT_FOUND"]);
-    expect(codes(await gql(devAll, DELETE, { id: String(foreign.id) }))).toEqual(["NOT_FOUND"]);
-    expect(codes(await gql(devAll, GET, { id: "not-a-number" }))).toEqual(["NOT_FOUND"]);
+    expect(errorCodes(await gql(devAll, CREATE, { scenarioId: b.scenarioId, input: ORDER_STATUS }))).toEqual(["NOT_FOUND"]);
+    expect(errorCodes(await gql(devAll, GET, { id: String(foreign.id) }))).toEqual(["NOT_FOUND"]);
+    expect(errorCodes(await gql(devAll, UPDATE, { id: String(foreign.id), input: { isActive: false } }))).toEqual(["NOT_FOUND"]);
+    expect(errorCodes(await gql(devAll, DELETE, { id: String(foreign.id) }))).toEqual(["NOT_FOUND"]);
+    expect(errorCodes(await gql(devAll, GET, { id: "not-a-number" }))).toEqual(["NOT_FOUND"]);
     // A scenario token sees only its own scenario's actions.
-    expect(codes(await gql(aGql, GET, { id: String(sibling.id) }))).toEqual(["NOT_FOUND"]);
-    expect(codes(await gql(aGql, UPDATE, { id: String(sibling.id), input: { isActive: false } }))).toEqual(["NOT_FOUND"]);
-    expect(codes(await gql(aGql, DELETE, { id: String(sibling.id) }))).toEqual(["NOT_FOUND"]);
-    expect(codes(await gql(aGql, CREATE, { scenarioId: a2.scenarioId, input: ORDER_STATUS }))).toEqual(["NOT_FOUND"]);
-    expect(codes(await gql(bWrite, GET, { id: String(sibling.id) }))).toEqual(["NOT_FOUND"]);
+    expect(errorCodes(await gql(aGql, GET, { id: String(sibling.id) }))).toEqual(["NOT_FOUND"]);
+    expect(errorCodes(await gql(aGql, UPDATE, { id: String(sibling.id), input: { isActive: false } }))).toEqual(["NOT_FOUND"]);
+    expect(errorCodes(await gql(aGql, DELETE, { id: String(sibling.id) }))).toEqual(["NOT_FOUND"]);
+    expect(errorCodes(await gql(aGql, CREATE, { scenarioId: a2.scenarioId, input: ORDER_STATUS }))).toEqual(["NOT_FOUND"]);
+    expect(errorCodes(await gql(bWrite, GET, { id: String(sibling.id) }))).toEqual(["NOT_FOUND"]);
     expect(await snapshot()).toEqual(before);
   });
 });

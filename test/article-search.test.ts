@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startServer, type TestServer } from "./helpers/server.ts";
 import { seed, type Tenant } from "./helpers/seed.ts";
-import { client, quickchatError } from "./helpers/articles-client.ts";
+import { client } from "./helpers/articles-client.ts";
+import { quickchatError } from "./helpers/http.ts";
 
 let server: TestServer;
 let t: Tenant;

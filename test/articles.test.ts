@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startServer, type TestServer } from "./helpers/server.ts";
 import { seed, type Tenant } from "./helpers/seed.ts";
-import { WRITE_SCOPE_MESSAGE, client, quickchatError } from "./helpers/articles-client.ts";
+import { client } from "./helpers/articles-client.ts";
+import { WRITE_SCOPE_MESSAGE, quickchatError } from "./helpers/http.ts";
 
 const NOW = new Date("2026-01-15T12:00:00Z");
 let server: TestServer;

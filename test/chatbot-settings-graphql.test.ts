@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startServer, type TestServer } from "./helpers/server.ts";
 import { seed, type Tenant } from "./helpers/seed.ts";
+import { errorCodes, http } from "./helpers/http.ts";
 
 let server: TestServer;
 let a: Tenant;
@@ -30,19 +31,7 @@ beforeAll(async () => {
 });
 afterAll(() => server?.stop());
 
-interface Gql {
-  data?: any;
-  errors?: { message: string; extensions?: { code?: string } }[];
-}
-async function gql(auth: string, query: string, variables?: Record<string, unknown>): Promise<Gql> {
-  const res = await fetch(`${server.url}/graphql`, {
-    method: "POST",
-    headers: { "content-type": "application/json", authorization: `Bearer ${auth}` },
-    body: JSON.stringify({ query, variables }),
-  });
-  return res.json();
-}
-const codes = (r: Gql) => (r.errors ?? []).map((e) => e.extensions?.code);
+const { call, gql } = http(() => server);
 
 const FIELDS =
   "personality profession creativityLevel replyLength greeting greeting2 header header2 languageChosen oneWordDescription shortDescription aiCommands";
@@ -51,7 +40,7 @@ const UPDATE = `mutation ($scenarioId: ID!, $input: UpdateChatbotSettingsInput!)
 
 /** The REST view of a scenario's settings: GraphQL and REST must show the same data. */
 async function restSettings(token: string) {
-  const res = await fetch(`${server.url}/v1/api/chatbot_settings`, { headers: { authorization: `Bearer ${token}` } });
+  const res = await call("/v1/api/chatbot_settings", { token });
   expect(res.status).toBe(200);
   return res.json();
 }
@@ -86,12 +75,12 @@ describe("Scenario.chatbotSettings", () => {
 
   it("a developer key without assistant:read is PERMISSION_DENIED", async () => {
     const r = await gql(devNone, READ, { id: a.scenarioId });
-    expect(codes(r)).toEqual(["PERMISSION_DENIED"]);
+    expect(errorCodes(r)).toEqual(["PERMISSION_DENIED"]);
   });
 
   it("another workspace's scenario, or a token's sibling scenario, is NOT_FOUND", async () => {
-    expect(codes(await gql(bDev, READ, { id: a.scenarioId }))).toEqual(["NOT_FOUND"]);
-    expect(codes(await gql(aRead, READ, { id: a2.scenarioId }))).toEqual(["NOT_FOUND"]);
+    expect(errorCodes(await gql(bDev, READ, { id: a.scenarioId }))).toEqual(["NOT_FOUND"]);
+    expect(errorCodes(await gql(aRead, READ, { id: a2.scenarioId }))).toEqual(["NOT_FOUND"]);
   });
 });
 
@@ -155,7 +144,7 @@ describe("updateChatbotSettings", () => {
   it.each(invalid)("rejects %s: VALIDATION_ERROR naming the field, nothing changed", async (_n, input, field) => {
     const before = await stored(a);
     const r = await gql(aReject, UPDATE, { scenarioId: a.scenarioId, input });
-    expect(codes(r)).toEqual(["VALIDATION_ERROR"]);
+    expect(errorCodes(r)).toEqual(["VALIDATION_ERROR"]);
     expect(r.errors![0]!.message.startsWith(`${field}:`)).toBe(true);
     expect(r.data ?? null).toBeNull();
     expect(await stored(a)).toEqual(before);
@@ -173,7 +162,7 @@ describe("updateChatbotSettings", () => {
     const before = await stored(a);
     for (const key of [devRead, devNone, aRead]) {
       const r = await gql(key, UPDATE, { scenarioId: a.scenarioId, input: { personality: 5 } });
-      expect(codes(r)).toEqual(["PERMISSION_DENIED"]);
+      expect(errorCodes(r)).toEqual(["PERMISSION_DENIED"]);
     }
     expect(await stored(a)).toEqual(before);
   });
@@ -182,9 +171,9 @@ describe("updateChatbotSettings", () => {
     const beforeA = await stored(a);
     const beforeA2 = await stored(a2);
     const beforeB = await stored(b);
-    expect(codes(await gql(bDev, UPDATE, { scenarioId: a.scenarioId, input: { personality: 5 } }))).toEqual(["NOT_FOUND"]);
-    expect(codes(await gql(devAll, UPDATE, { scenarioId: b.scenarioId, input: { personality: 5 } }))).toEqual(["NOT_FOUND"]);
-    expect(codes(await gql(aWrite, UPDATE, { scenarioId: a2.scenarioId, input: { personality: 5 } }))).toEqual(["NOT_FOUND"]);
+    expect(errorCodes(await gql(bDev, UPDATE, { scenarioId: a.scenarioId, input: { personality: 5 } }))).toEqual(["NOT_FOUND"]);
+    expect(errorCodes(await gql(devAll, UPDATE, { scenarioId: b.scenarioId, input: { personality: 5 } }))).toEqual(["NOT_FOUND"]);
+    expect(errorCodes(await gql(aWrite, UPDATE, { scenarioId: a2.scenarioId, input: { personality: 5 } }))).toEqual(["NOT_FOUND"]);
     expect(await stored(a)).toEqual(beforeA);
     expect(await stored(a2)).toEqual(beforeA2);
     expect(await stored(b)).toEqual(beforeB);

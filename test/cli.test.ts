@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DEVELOPER_SCOPES } from "../src/auth/scopes.ts";
 import { hashSecret } from "../src/auth/credentials.ts";
 import { freshDatabase, startServer, type TestServer } from "./helpers/server.ts";
+import { bearer, http } from "./helpers/http.ts";
 
 const TSX = "node_modules/.bin/tsx";
 
@@ -50,17 +51,9 @@ interface InitOutput {
   legacyApiKey: string;
 }
 
-const get = (path: string, headers: Record<string, string>) => fetch(`${server.url}${path}`, { headers });
-const bearer = (secret: string) => ({ authorization: `Bearer ${secret}` });
+const { get, graphql } = http(() => server);
 
-async function viewer(secret: string) {
-  const res = await fetch(`${server.url}/graphql`, {
-    method: "POST",
-    headers: { "content-type": "application/json", ...bearer(secret) },
-    body: JSON.stringify({ query: "{ viewer { kind scopes workspaceId scenarioId } }" }),
-  });
-  return { status: res.status, body: (await res.json()) as any };
-}
+const viewer = (secret: string) => graphql("{ viewer { kind scopes workspaceId scenarioId } }", { auth: secret });
 
 beforeAll(async () => {
   db = await freshDatabase();

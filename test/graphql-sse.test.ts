@@ -1,12 +1,15 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startServer, type TestServer } from "./helpers/server.ts";
 import { seed } from "./helpers/seed.ts";
+import { http } from "./helpers/http.ts";
 
 let server: TestServer;
 beforeAll(async () => {
   server = await startServer();
 });
 afterAll(() => server?.stop());
+
+const { gql } = http(() => server);
 
 const EVENTS = "subscription { workspaceEvents { id type scenarioId payload } }";
 
@@ -120,14 +123,7 @@ describe("GraphQL subscriptions over SSE", () => {
     expect(live).toBe(true);
 
     await other.widgetKey(); // another workspace's event: must not arrive
-    const res = await fetch(`${server.url}/graphql`, {
-      method: "POST",
-      headers: { "content-type": "application/json", authorization: `Bearer ${admin}` },
-      body: JSON.stringify({
-        query: `mutation { createApiKey(input: { kind: developer, scopes: [LEADS_READ] }) { credential { id } } }`,
-      }),
-    });
-    const body = (await res.json()) as any;
+    const body = await gql(admin, `mutation { createApiKey(input: { kind: developer, scopes: [LEADS_READ] }) { credential { id } } }`);
     expect(body.errors).toBeUndefined();
     const id = body.data.createApiKey.credential.id;
 

@@ -1,9 +1,11 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { FormattedExecutionResult as ExecutionResult } from "graphql";
-import { createClient, type Client } from "graphql-ws";
+import type { Client } from "graphql-ws";
 import WebSocket from "ws";
 import { startServer, type TestServer } from "./helpers/server.ts";
 import { seed, type Tenant } from "./helpers/seed.ts";
+import { http } from "./helpers/http.ts";
+import { graphqlWsClients } from "./helpers/ws.ts";
 
 let server: TestServer;
 beforeAll(async () => {
@@ -11,22 +13,8 @@ beforeAll(async () => {
 });
 afterAll(() => server?.stop());
 
-const clients: Client[] = [];
-afterEach(async () => {
-  await Promise.all(clients.splice(0).map((c) => c.dispose()));
-});
-
-function client(secret?: string, url = server.wsUrl): Client {
-  const c = createClient({
-    url,
-    webSocketImpl: WebSocket,
-    connectionParams: secret ? { Authorization: `Bearer ${secret}` } : {},
-    retryAttempts: 0,
-    lazy: true,
-  });
-  clients.push(c);
-  return c;
-}
+const client = graphqlWsClients(() => server.wsUrl);
+const { gql } = http(() => server);
 
 const EVENTS = "subscription { workspaceEvents { id type scenarioId payload createdAt } }";
 
@@ -92,15 +80,6 @@ async function untilLive(sub: Sub, trigger: () => Promise<unknown>) {
   throw new Error(`subscription never went live: ${JSON.stringify(sub.results)} ${String(sub.error)}`);
 }
 
-async function gql(query: string, variables: Record<string, unknown>, secret: string) {
-  const res = await fetch(`${server.url}/graphql`, {
-    method: "POST",
-    headers: { "content-type": "application/json", authorization: `Bearer ${secret}` },
-    body: JSON.stringify({ query, variables }),
-  });
-  return (await res.json()) as { data?: any; errors?: any[] };
-}
-
 const CREATE_KEY = `mutation ($input: CreateApiKeyInput!) { createApiKey(input: $input) { credential { id kind } } }`;
 const CREATE_TOKEN = `mutation ($input: CreateApiTokenInput!) { createApiToken(input: $input) { credential { id } } }`;
 
@@ -138,7 +117,7 @@ describe("graphql-ws subscriptions", () => {
     await untilLive(subA, () => a.scenario("warm A"));
     await untilLive(subB, () => b.scenario("warm B"));
 
-    const created = await gql(CREATE_KEY, { input: { kind: "developer", scopes: ["CONVERSATIONS_READ"] } }, keyA);
+    const created = await gql(keyA, CREATE_KEY, { input: { kind: "developer", scopes: ["CONVERSATIONS_READ"] } });
     expect(created.errors).toBeUndefined();
     const id = created.data.createApiKey.credential.id;
     const event = await subA.next((e) => e.type === "credential.created" && e.payload.credentialId === id);
@@ -148,7 +127,7 @@ describe("graphql-ws subscriptions", () => {
     expect(row.workspaceId).toBe(a.workspaceId);
 
     // B's subscriber is live (it gets B's own event) but never saw A's.
-    const createdB = await gql(CREATE_KEY, { input: { kind: "widget", scenarioId: b.scenarioId } }, keyB);
+    const createdB = await gql(keyB, CREATE_KEY, { input: { kind: "widget", scenarioId: b.scenarioId } });
     const idB = createdB.data.createApiKey.credential.id;
     await subB.next((e) => e.payload.credentialId === idB);
     expect(subB.events.some((e) => e.payload.credentialId === id)).toBe(false);
@@ -170,11 +149,11 @@ describe("graphql-ws subscriptions", () => {
     const sub = subscribe(client(token));
     await untilLive(sub, () => a.token("read_all"));
 
-    const other = await gql(CREATE_TOKEN, { input: { scenarioId: second.scenarioId, scope: "read_all" } }, admin);
+    const other = await gql(admin, CREATE_TOKEN, { input: { scenarioId: second.scenarioId, scope: "read_all" } });
     const otherId = other.data.createApiToken.credential.id;
-    const dev = await gql(CREATE_KEY, { input: { kind: "developer", scopes: ["CONVERSATIONS_READ"] } }, admin);
+    const dev = await gql(admin, CREATE_KEY, { input: { kind: "developer", scopes: ["CONVERSATIONS_READ"] } });
     const devId = dev.data.createApiKey.credential.id;
-    const own = await gql(CREATE_TOKEN, { input: { scenarioId: a.scenarioId, scope: "read_all" } }, admin);
+    const own = await gql(admin, CREATE_TOKEN, { input: { scenarioId: a.scenarioId, scope: "read_all" } });
     const ownId = own.data.createApiToken.credential.id;
 
     const event = await sub.next((e) => e.payload.credentialId === ownId);
@@ -279,16 +258,7 @@ describe("graphql-ws connection handling", () => {
     const key = await t.developerKey();
     await server.app.runtime.db.credential.update({ where: { id: key.id }, data: { revokedAt: new Date() } });
     const closed = new Promise<number>((resolve) => {
-      const c = createClient({
-        url: server.wsUrl,
-        webSocketImpl: WebSocket,
-        connectionParams: { Authorization: `Bearer ${key.secret}` },
-        retryAttempts: 0,
-        lazy: false,
-        on: { closed: (e: any) => resolve(e.code) },
-        onNonLazyError: () => undefined,
-      });
-      clients.push(c);
+      client(key.secret, { lazy: false, on: { closed: (e: any) => resolve(e.code) }, onNonLazyError: () => undefined });
     });
     expect(await closed).toBe(4403);
   });

@@ -2,6 +2,7 @@ import Database from "better-sqlite3";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { startServer, type TestServer } from "./helpers/server.ts";
 import { seed, type Tenant } from "./helpers/seed.ts";
+import { GRAPHQL_RESPONSE_JSON, bearer, errorCodes, http, type GraphqlResult } from "./helpers/http.ts";
 
 let server: TestServer;
 beforeAll(async () => {
@@ -9,30 +10,8 @@ beforeAll(async () => {
 });
 afterAll(() => server?.stop());
 
-interface GqlResult {
-  status: number;
-  body: { data?: any; errors?: { message: string; path?: string[]; extensions?: Record<string, any> }[] };
-  text: string;
-  requestId: string | null;
-}
-
-async function gql(
-  query: string,
-  options: { variables?: Record<string, unknown>; auth?: string; authorization?: string; url?: string } = {},
-): Promise<GqlResult> {
-  const headers: Record<string, string> = { "content-type": "application/json", accept: "application/graphql-response+json" };
-  if (options.auth) headers.authorization = `Bearer ${options.auth}`;
-  if (options.authorization !== undefined) headers.authorization = options.authorization;
-  const res = await fetch(`${options.url ?? server.url}/graphql`, {
-    method: "POST",
-    headers,
-    body: JSON.stringify({ query, variables: options.variables }),
-  });
-  const text = await res.text();
-  return { status: res.status, body: JSON.parse(text), text, requestId: res.headers.get("x-request-id") };
-}
-
-const codes = (r: GqlResult) => (r.body.errors ?? []).map((e) => e.extensions?.code);
+/** gql(query, { variables, auth, authorization, url }) → { status, body, text, requestId }, asking for application/graphql-response+json. */
+const { graphql: gql, get } = http(() => server, { accept: GRAPHQL_RESPONSE_JSON });
 
 /** Row counts of everything a rejected mutation must not touch. */
 async function snapshot() {
@@ -46,8 +25,8 @@ async function snapshot() {
   };
 }
 
-async function expectRejected(r: GqlResult, code: string, before: Awaited<ReturnType<typeof snapshot>>) {
-  expect(codes(r)).toEqual([code]);
+async function expectRejected(r: GraphqlResult, code: string, before: Awaited<ReturnType<typeof snapshot>>) {
+  expect(errorCodes(r.body)).toEqual([code]);
   expect(r.body.data ?? null).toBeNull();
   expect(await snapshot()).toEqual(before);
 }
@@ -66,8 +45,7 @@ const REVOKE = /* GraphQL */ `
   mutation ($id: ID!) { revokeCredential(id: $id) { id active revokedAt } }
 `;
 
-const chatbotSettings = (token: string) =>
-  fetch(`${server.url}/v1/api/chatbot_settings`, { headers: { authorization: `Bearer ${token}` } });
+const chatbotSettings = (token: string) => get("/v1/api/chatbot_settings", bearer(token));
 
 describe("viewer", () => {
   it("describes a scenario token", async () => {
@@ -236,7 +214,7 @@ describe("credential mutations by a workspace:admin developer key", () => {
     await gql(REVOKE, { auth: admin, variables: { id: issued.credential.id } });
     const after = await gql("{ viewer { kind } }", { auth: issued.secret });
     expect(after.status).toBe(401);
-    expect(codes(after)).toEqual(["PERMISSION_DENIED"]);
+    expect(errorCodes(after.body)).toEqual(["PERMISSION_DENIED"]);
   });
 
   it("createApiKey issues widget and legacy keys for a scenario", async () => {
@@ -379,7 +357,7 @@ describe("who may manage credentials", () => {
       before,
     );
     const list = await gql("{ credentials(first: 5) { totalCount } }", { auth: dev });
-    expect(codes(list)).toEqual(["PERMISSION_DENIED"]);
+    expect(errorCodes(list.body)).toEqual(["PERMISSION_DENIED"]);
   });
 });
 
@@ -414,7 +392,7 @@ describe("tenant isolation", () => {
 
   it("another workspace's scenario is NOT_FOUND when read", async () => {
     const r = await gql("query ($id: ID!) { scenario(id: $id) { id name } }", { auth: adminA, variables: { id: b.scenarioId } });
-    expect(codes(r)).toEqual(["NOT_FOUND"]);
+    expect(errorCodes(r.body)).toEqual(["NOT_FOUND"]);
     expect(r.body.data).toBeNull();
     const own = await gql("query ($id: ID!) { scenario(id: $id) { id workspace { id } } }", {
       auth: adminA,
@@ -567,7 +545,7 @@ describe("authentication", () => {
   ])("%s in Authorization is HTTP 401 PERMISSION_DENIED", async (_name, authorization) => {
     const r = await gql("{ viewer { kind } }", { authorization });
     expect(r.status).toBe(401);
-    expect(codes(r)).toEqual(["PERMISSION_DENIED"]);
+    expect(errorCodes(r.body)).toEqual(["PERMISSION_DENIED"]);
     expect(r.body.data ?? null).toBeNull();
   });
 
@@ -576,7 +554,7 @@ describe("authentication", () => {
     const widget = await t.widgetKey();
     const r = await gql("{ viewer { kind } }", { auth: widget.secret });
     expect(r.status).toBe(401);
-    expect(codes(r)).toEqual(["PERMISSION_DENIED"]);
+    expect(errorCodes(r.body)).toEqual(["PERMISSION_DENIED"]);
   });
 
   it("an expired token is a 401", async () => {
@@ -585,7 +563,7 @@ describe("authentication", () => {
     await server.app.runtime.db.credential.update({ where: { id: token.id }, data: { expiresAt: new Date(Date.now() - 1000) } });
     const r = await gql("{ viewer { kind } }", { auth: token.secret });
     expect(r.status).toBe(401);
-    expect(codes(r)).toEqual(["PERMISSION_DENIED"]);
+    expect(errorCodes(r.body)).toEqual(["PERMISSION_DENIED"]);
   });
 
   it("a rejected credential does not run a mutation", async () => {
@@ -605,7 +583,7 @@ describe("authentication", () => {
       `{ scenario(id: "x") { id } }`,
     ]) {
       const r = await gql(q);
-      expect(codes(r), q).toEqual(["PERMISSION_DENIED"]);
+      expect(errorCodes(r.body), q).toEqual(["PERMISSION_DENIED"]);
       expect(r.body.data, q).toBeNull();
     }
     const before = await snapshot();
@@ -620,7 +598,7 @@ describe("error masking", () => {
     const admin = (await t.developerKey()).secret;
     const db = server.app.runtime.db;
     await db.$executeRawUnsafe(`ALTER TABLE "TeamMember" RENAME TO "TeamMember_gone"`);
-    let r: GqlResult;
+    let r: GraphqlResult;
     try {
       r = await gql("{ workspace { members(first: 5) { totalCount nodes { id name } } } }", { auth: admin });
     } finally {
@@ -706,7 +684,7 @@ describe("hardening", () => {
   it("rejects a misspelled field without suggesting the right one", async () => {
     const r = await gql("{ viewr { kind } workspace { nme } }", { auth: admin });
     expect(r.body.data ?? null).toBeNull();
-    expect(codes(r)).toEqual(["GRAPHQL_VALIDATION_FAILED", "GRAPHQL_VALIDATION_FAILED"]);
+    expect(errorCodes(r.body)).toEqual(["GRAPHQL_VALIDATION_FAILED", "GRAPHQL_VALIDATION_FAILED"]);
     expect(r.text).not.toContain("Did you mean");
     expect(r.text).not.toContain('"viewer"');
   });
@@ -753,6 +731,6 @@ describe("hardening with introspection and GraphiQL off", () => {
 
   it("ordinary queries still work", async () => {
     const r = await gql("{ viewer { kind } }", { url: locked.url });
-    expect(codes(r)).toEqual(["PERMISSION_DENIED"]);
+    expect(errorCodes(r.body)).toEqual(["PERMISSION_DENIED"]);
   });
 });

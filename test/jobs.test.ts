@@ -2,6 +2,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { openDatabase, type Database } from "../src/db/client.ts";
 import { JobRunner, PermanentJobError, type JobRow, type JobRunnerOptions } from "../src/jobs/runner.ts";
 import { startServer, type TestServer } from "./helpers/server.ts";
+import { sleep, until } from "./helpers/wait.ts";
 
 // The server provides a migrated database (SQLite, or PostgreSQL under npm run test:postgres); the
 // runners under test are separate instances handling test-only job kinds, which the server's own
@@ -36,16 +37,6 @@ const db = () => server.app.runtime.db;
 let kindSeq = 0;
 const uniqueKind = (name: string) => `test.${name}.${++kindSeq}`;
 
-async function until<T>(what: string, probe: () => Promise<T | null | undefined | false>, ms = 10_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await probe();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
-
 const job = (id: string) => db().job.findUniqueOrThrow({ where: { id } });
 const settled = (id: string) => until(`job ${id} to finish`, async () => {
   const j = await job(id);
@@ -60,7 +51,7 @@ describe("job runner", () => {
     const handler = async (j: JobRow, ctx: { workerId: string }) => {
       calls.set(j.id, (calls.get(j.id) ?? 0) + 1);
       byWorker.set(ctx.workerId, (byWorker.get(ctx.workerId) ?? 0) + 1);
-      await new Promise((r) => setTimeout(r, Math.random() * 15));
+      await sleep(Math.random() * 15);
       return { n: (j.payload as { n: number }).n };
     };
     const r1 = runner({ concurrency: 3 }, server.app.database, "worker-one");
@@ -155,7 +146,7 @@ describe("job runner", () => {
     });
     r.start();
     expect(await settled(dead.id)).toMatchObject({ status: "succeeded", attempts: 2 });
-    await new Promise((res) => setTimeout(res, 200));
+    await sleep(200);
     expect(seen).toEqual([dead.id]);
     expect(await job(alive.id)).toMatchObject({ status: "running", lockedBy: "live-worker", attempts: 1 });
   });
@@ -180,7 +171,7 @@ describe("job runner", () => {
     let calls = 0;
     const slow = async () => {
       calls++;
-      await new Promise((res) => setTimeout(res, 1200));
+      await sleep(1200);
     };
     const r1 = runner({ leaseMs: 300, heartbeatMs: 60 }, server.app.database, "hb-one");
     const r2 = runner({ leaseMs: 300, heartbeatMs: 60 }, second, "hb-two");
@@ -199,7 +190,7 @@ describe("job runner", () => {
     const r = runner({ pollMs: 60_000 });
     r.registerHandler(kind, async () => "done");
     r.start();
-    await new Promise((res) => setTimeout(res, 50));
+    await sleep(50);
     const started = Date.now();
     const { id } = await r.enqueue(db(), { kind });
     r.wake();
@@ -213,7 +204,7 @@ describe("job runner", () => {
     r.registerHandler(kind, async () => "ran");
     const { id } = await r.enqueue(db(), { kind, runAt: new Date(Date.now() + 500) });
     r.start();
-    await new Promise((res) => setTimeout(res, 200));
+    await sleep(200);
     expect((await job(id)).status).toBe("queued");
     expect(await settled(id)).toMatchObject({ status: "succeeded" });
   });
@@ -223,7 +214,7 @@ describe("job runner", () => {
     const r = runner();
     let finished = false;
     r.registerHandler(kind, async () => {
-      await new Promise((res) => setTimeout(res, 300));
+      await sleep(300);
       finished = true;
     });
     const { id } = await r.enqueue(db(), { kind });

@@ -1,11 +1,12 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { createClient, type Client } from "graphql-ws";
-import WebSocket from "ws";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SYSTEM } from "../src/auth/scopes.ts";
 import { createServiceContext } from "../src/services/context.ts";
 import { markKnowledgeBaseChanged, STATE_CHANGED } from "../src/services/knowledge-base.ts";
 import { freshDatabase, startServer, type TestServer } from "./helpers/server.ts";
 import { seed, type Tenant } from "./helpers/seed.ts";
+import { errorCodes, http, quickchatError } from "./helpers/http.ts";
+import { poller, sleep } from "./helpers/wait.ts";
+import { graphqlWsClients } from "./helpers/ws.ts";
 
 const JOBS = { pollMs: 25, backoffBaseMs: 40, backoffMaxMs: 200, heartbeatMs: 200, leaseMs: 2000 };
 
@@ -34,13 +35,7 @@ const KB = "/v1/api/knowledge_base/";
 const RETRAIN = "/v1/api/knowledge_base/retrain/";
 const SETTINGS = "/v1/api/chatbot_settings";
 
-function call(path: string, init: { method?: string; token?: string; body?: unknown; raw?: string; url?: string } = {}) {
-  const headers: Record<string, string> = {};
-  if (init.token) headers.authorization = `Bearer ${init.token}`;
-  const body = init.raw ?? (init.body === undefined ? undefined : JSON.stringify(init.body));
-  if (body !== undefined) headers["content-type"] = "application/json";
-  return fetch(`${init.url ?? server.url}${path}`, { method: init.method ?? "GET", headers, body });
-}
+const { call, gql } = http(() => server);
 
 async function getKb(token: string, url?: string) {
   const res = await call(KB, { token, url });
@@ -48,17 +43,8 @@ async function getKb(token: string, url?: string) {
   return res.json();
 }
 
-async function until<T>(what: string, probe: () => Promise<T | null | undefined | false>, ms = 15_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await probe();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 40));
-  }
-}
-
-const quickchatError = (code: string, message: unknown = expect.any(String)) => ({ errors: { root: [{ message, code }] } });
+/** Retraining runs in the background: wait for it up to 15 s, probing every 40 ms. */
+const until = poller({ timeoutMs: 15_000, intervalMs: 40 });
 
 /** A published article, written straight to the database: version 1 holds `content`. */
 async function publishedArticle(s: TestServer, t: Tenant, title: string, content: string, tags: string[] = []) {
@@ -311,20 +297,7 @@ describe("restart", () => {
 });
 
 describe("GraphQL", () => {
-  const clients: Client[] = [];
-  afterEach(async () => {
-    await Promise.all(clients.splice(0).map((c) => c.dispose()));
-  });
-
-  async function gql(query: string, variables: Record<string, unknown>, secret: string) {
-    const res = await fetch(`${server.url}/graphql`, {
-      method: "POST",
-      headers: { "content-type": "application/json", authorization: `Bearer ${secret}` },
-      body: JSON.stringify({ query, variables }),
-    });
-    return (await res.json()) as { data?: any; errors?: any[] };
-  }
-  const codes = (r: { errors?: any[] }) => (r.errors ?? []).map((e) => e.extensions?.code);
+  const wsClient = graphqlWsClients(() => server.wsUrl);
 
   const KB_QUERY = `query ($id: ID!) { scenario(id: $id) { knowledgeBase {
     oneWordDescription shortDescription aiCommands retrainState failureReason lastTrainedAt trainedArticles
@@ -336,7 +309,7 @@ describe("GraphQL", () => {
   it("reads, updates and retrains with a developer key; shows the job's progress", async () => {
     const t = await seed(server.app).workspace("GraphQL KB");
     const key = (await t.developerKey(["assistant:read", "assistant:write"])).secret;
-    const empty = await gql(KB_QUERY, { id: t.scenarioId }, key);
+    const empty = await gql(key, KB_QUERY, { id: t.scenarioId });
     expect(empty.errors).toBeUndefined();
     expect(empty.data.scenario.knowledgeBase).toEqual({
       oneWordDescription: "",
@@ -348,18 +321,18 @@ describe("GraphQL", () => {
       trainedArticles: 0,
       job: null,
     });
-    const updated = await gql(UPDATE, { id: t.scenarioId, input: { oneWordDescription: "Graph Bot", aiCommands: ["Short answers"] } }, key);
+    const updated = await gql(key, UPDATE, { id: t.scenarioId, input: { oneWordDescription: "Graph Bot", aiCommands: ["Short answers"] } });
     expect(updated.data.updateKnowledgeBase).toEqual({ oneWordDescription: "Graph Bot", shortDescription: "", aiCommands: ["Short answers"], retrainState: null });
-    const tooLong = await gql(UPDATE, { id: t.scenarioId, input: { shortDescription: "x".repeat(2001) } }, key);
-    expect(codes(tooLong)).toEqual(["VALIDATION_ERROR"]);
+    const tooLong = await gql(key, UPDATE, { id: t.scenarioId, input: { shortDescription: "x".repeat(2001) } });
+    expect(errorCodes(tooLong)).toEqual(["VALIDATION_ERROR"]);
     expect(tooLong.errors![0].message).toMatch(/^short_description/);
 
     await publishedArticle(server, t, "Doc", "Graph text");
-    const retrained = await gql(RETRAIN_MUTATION, { id: t.scenarioId }, key);
+    const retrained = await gql(key, RETRAIN_MUTATION, { id: t.scenarioId });
     expect(retrained.errors).toBeUndefined();
     expect(retrained.data.retrainKnowledgeBase.job.id).toEqual(expect.any(String));
-    await until("trained", async () => (await gql(KB_QUERY, { id: t.scenarioId }, key)).data.scenario.knowledgeBase.retrainState === "up_to_date");
-    const done = (await gql(KB_QUERY, { id: t.scenarioId }, key)).data.scenario.knowledgeBase;
+    await until("trained", async () => (await gql(key, KB_QUERY, { id: t.scenarioId })).data.scenario.knowledgeBase.retrainState === "up_to_date");
+    const done = (await gql(key, KB_QUERY, { id: t.scenarioId })).data.scenario.knowledgeBase;
     expect(done).toMatchObject({ retrainState: "up_to_date", trainedArticles: 1, failureReason: null, job: { status: "succeeded", attempts: 1, lastError: null } });
     expect(done.job.id).toBe(retrained.data.retrainKnowledgeBase.job.id);
     expect(Date.parse(done.lastTrainedAt)).not.toBeNaN();
@@ -373,12 +346,12 @@ describe("GraphQL", () => {
     const noScope = (await t.developerKey(["conversations:read"])).secret;
     const readOnly = (await t.developerKey(["assistant:read"])).secret;
     const foreign = (await b.developerKey(["assistant:read", "assistant:write"])).secret;
-    expect(codes(await gql(KB_QUERY, { id: t.scenarioId }, noScope))).toEqual(["PERMISSION_DENIED"]);
-    expect(codes(await gql(UPDATE, { id: t.scenarioId, input: { oneWordDescription: "x" } }, readOnly))).toEqual(["PERMISSION_DENIED"]);
-    expect(codes(await gql(RETRAIN_MUTATION, { id: t.scenarioId }, readOnly))).toEqual(["PERMISSION_DENIED"]);
-    expect(codes(await gql(KB_QUERY, { id: t.scenarioId }, foreign))).toEqual(["NOT_FOUND"]);
-    expect(codes(await gql(UPDATE, { id: t.scenarioId, input: { oneWordDescription: "x" } }, foreign))).toEqual(["NOT_FOUND"]);
-    expect(codes(await gql(RETRAIN_MUTATION, { id: t.scenarioId }, foreign))).toEqual(["NOT_FOUND"]);
+    expect(errorCodes(await gql(noScope, KB_QUERY, { id: t.scenarioId }))).toEqual(["PERMISSION_DENIED"]);
+    expect(errorCodes(await gql(readOnly, UPDATE, { id: t.scenarioId, input: { oneWordDescription: "x" } }))).toEqual(["PERMISSION_DENIED"]);
+    expect(errorCodes(await gql(readOnly, RETRAIN_MUTATION, { id: t.scenarioId }))).toEqual(["PERMISSION_DENIED"]);
+    expect(errorCodes(await gql(foreign, KB_QUERY, { id: t.scenarioId }))).toEqual(["NOT_FOUND"]);
+    expect(errorCodes(await gql(foreign, UPDATE, { id: t.scenarioId, input: { oneWordDescription: "x" } }))).toEqual(["NOT_FOUND"]);
+    expect(errorCodes(await gql(foreign, RETRAIN_MUTATION, { id: t.scenarioId }))).toEqual(["NOT_FOUND"]);
     expect(await server.app.runtime.db.job.count({ where: { scenarioId: t.scenarioId } })).toBe(0);
     expect((await server.app.runtime.db.chatbotSettings.findUniqueOrThrow({ where: { scenarioId: t.scenarioId } })).oneWordDescription).toBe("");
   });
@@ -387,8 +360,7 @@ describe("GraphQL", () => {
     const t = await seed(server.app).workspace("GraphQL KB live");
     const other = await t.scenario("Other assistant");
     const key = (await t.developerKey(["assistant:read", "assistant:write"])).secret;
-    const c = createClient({ url: server.wsUrl, webSocketImpl: WebSocket, connectionParams: { Authorization: `Bearer ${key}` }, retryAttempts: 0, lazy: true });
-    clients.push(c);
+    const c = wsClient(key);
     const seen: any[] = [];
     let error: unknown;
     c.subscribe(
@@ -401,7 +373,7 @@ describe("GraphQL", () => {
         data: { workspaceId: t.workspaceId, scenarioId: t.scenarioId, type: STATE_CHANGED, payload: { scenarioId: t.scenarioId, retrainState: null, failureReason: null } },
       });
       server.app.runtime.events.publish([ev]);
-      await new Promise((r) => setTimeout(r, 50));
+      await sleep(50);
       return seen.length > 0 || error;
     });
     expect(error).toBeUndefined();
@@ -410,7 +382,7 @@ describe("GraphQL", () => {
     const otherWrite = (await other.token("write_all")).secret;
     expect((await call(RETRAIN, { method: "POST", token: otherWrite })).status).toBe(202);
     await publishedArticle(server, t, "Live", "Live text");
-    expect((await gql(RETRAIN_MUTATION, { id: t.scenarioId }, key)).errors).toBeUndefined();
+    expect((await gql(key, RETRAIN_MUTATION, { id: t.scenarioId })).errors).toBeUndefined();
     await until("up_to_date event", async () => seen.some((e) => e.retrainState === "up_to_date"));
     const states = seen.map((e) => e.retrainState);
     expect(states.slice(states.indexOf("in_progress"))).toEqual(["in_progress", "up_to_date"]);
@@ -422,20 +394,13 @@ describe("GraphQL", () => {
     expect(created.status).toBe(201);
     await until("to_be_retrained event", async () => seen.some((e) => e.retrainState === "to_be_retrained"));
     // Another workspace's key is told NOT_FOUND when it subscribes.
-    const foreign = createClient({
-      url: server.wsUrl,
-      webSocketImpl: WebSocket,
-      connectionParams: { Authorization: `Bearer ${(await b.developerKey(["assistant:read"])).secret}` },
-      retryAttempts: 0,
-      lazy: true,
-    });
-    clients.push(foreign);
+    const foreign = wsClient((await b.developerKey(["assistant:read"])).secret);
     const denied = await new Promise<any>((resolve) =>
       foreign.subscribe(
         { query: `subscription ($id: ID!) { knowledgeBaseStateChanged(scenarioId: $id) { retrainState } }`, variables: { id: t.scenarioId } },
         { next: (r) => resolve(r), error: (e) => resolve({ errors: e }), complete: () => resolve({}) },
       ),
     );
-    expect(codes(denied)).toEqual(["NOT_FOUND"]);
+    expect(errorCodes(denied)).toEqual(["NOT_FOUND"]);
   });
 });

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startServer, type TestServer } from "./helpers/server.ts";
 import { seed, type Tenant } from "./helpers/seed.ts";
+import { bearer, http } from "./helpers/http.ts";
 
 let server: TestServer;
 let a: Tenant;
@@ -13,16 +14,7 @@ afterAll(() => server?.stop());
 
 const SETTINGS = "/v1/api/chatbot_settings";
 
-function call(path: string, opts: { method?: string; headers?: Record<string, string>; body?: unknown } = {}) {
-  const headers = { ...(opts.headers ?? {}) };
-  if (opts.body !== undefined) headers["content-type"] = "application/json";
-  return fetch(`${server.url}${path}`, {
-    method: opts.method ?? "GET",
-    headers,
-    body: opts.body === undefined ? undefined : JSON.stringify(opts.body),
-  });
-}
-const bearer = (s: string) => ({ authorization: `Bearer ${s}` });
+const { call } = http(() => server);
 
 function parseRateLimit(header: string | null) {
   const m = /^limit=(\d+), remaining=(\d+), reset=(\d+)$/.exec(header ?? "");

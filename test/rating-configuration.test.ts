@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startServer, type TestServer } from "./helpers/server.ts";
 import { seed, type Tenant } from "./helpers/seed.ts";
+import { http, quickchatError } from "./helpers/http.ts";
 
 let server: TestServer;
 let a: Tenant;
@@ -29,21 +30,13 @@ afterAll(() => server?.stop());
 const RATING = "/v1/api/conversation_ratings/configuration";
 const CODES = ["HELPFUL_THUMBS", "EXPERIENCE_THUMBS", "SATISFACTION_STARS", "RESOLVED_YES_NO", "EFFORT_SCALE", "NPS_0_10", "FREE_TEXT_COMMENT"];
 
-function call(path: string, init: { method?: string; token?: string | null; body?: unknown; raw?: string } = {}) {
-  const headers: Record<string, string> = {};
-  if (init.token) headers.authorization = `Bearer ${init.token}`;
-  const body = init.raw ?? (init.body !== undefined ? JSON.stringify(init.body) : undefined);
-  if (body !== undefined) headers["content-type"] = "application/json";
-  return fetch(`${server.url}${path}`, { method: init.method ?? "GET", headers, body });
-}
+const { call, gql } = http(() => server);
 
 async function getRating(token = aCheck) {
   const res = await call(RATING, { token });
   expect(res.status).toBe(200);
   return res.json();
 }
-
-const quickchatError = (code: string, message: unknown = expect.any(String)) => ({ errors: { root: [{ message, code }] } });
 
 describe("GET /v1/api/conversation_ratings/configuration", () => {
   it("answers the documented shape as written (curl … -H 'Authorization: Bearer <API_TOKEN>'), with the documented default codes", async () => {
@@ -143,14 +136,6 @@ describe("PATCH /v1/api/conversation_ratings/configuration", () => {
 });
 
 describe("GraphQL: Scenario.ratingConfiguration and updateRatingConfiguration", () => {
-  async function gql(auth: string, query: string, variables?: Record<string, unknown>) {
-    const res = await fetch(`${server.url}/graphql`, {
-      method: "POST",
-      headers: { "content-type": "application/json", authorization: `Bearer ${auth}` },
-      body: JSON.stringify({ query, variables }),
-    });
-    return (await res.json()) as { data?: any; errors?: { message: string; extensions: { code: string } }[] };
-  }
   const READ = `query($id: ID!) { scenario(id: $id) { ratingConfiguration { convRatingActive convRatingPopupActive convRatingQuestionCodes } } }`;
   const UPDATE = `mutation($id: ID!, $input: UpdateRatingConfigurationInput!) {
     updateRatingConfiguration(scenarioId: $id, input: $input) { convRatingActive convRatingPopupActive convRatingQuestionCodes } }`;
@@ -184,10 +169,10 @@ describe("GraphQL: Scenario.ratingConfiguration and updateRatingConfiguration", 
     const key = (await a.developerKey(["assistant:read", "assistant:write"])).secret;
     const before = await getRating();
     const res = await gql(key, UPDATE, { id: a.scenarioId, input: { convRatingActive: true, convRatingQuestionCodes: ["NPS_0_10"] } });
-    expect(res.errors?.[0]?.extensions.code).toBe("VALIDATION_ERROR");
+    expect(res.errors?.[0]?.extensions?.code).toBe("VALIDATION_ERROR");
     expect(res.errors?.[0]?.message).toMatch(/^conv_rating_active:/);
     const empty = await gql(key, UPDATE, { id: a.scenarioId, input: { convRatingQuestionCodes: [] } });
-    expect(empty.errors?.[0]?.extensions.code).toBe("VALIDATION_ERROR");
+    expect(empty.errors?.[0]?.extensions?.code).toBe("VALIDATION_ERROR");
     expect(await getRating()).toEqual(before);
   });
 
@@ -196,16 +181,16 @@ describe("GraphQL: Scenario.ratingConfiguration and updateRatingConfiguration", 
     const readOnly = (await a.developerKey(["assistant:read"])).secret;
     const noAssistant = (await a.developerKey(["leads:read"])).secret;
     const up = await gql(readOnly, UPDATE, { id: a.scenarioId, input: { convRatingQuestionCodes: ["NPS_0_10"] } });
-    expect(up.errors?.[0]?.extensions.code).toBe("PERMISSION_DENIED");
+    expect(up.errors?.[0]?.extensions?.code).toBe("PERMISSION_DENIED");
     expect(up.errors?.[0]?.message).toBe("Insufficient scope. Required: assistant:write");
     const read = await gql(noAssistant, READ, { id: a.scenarioId });
-    expect(read.errors?.[0]?.extensions.code).toBe("PERMISSION_DENIED");
+    expect(read.errors?.[0]?.extensions?.code).toBe("PERMISSION_DENIED");
     expect(read.errors?.[0]?.message).toBe("Insufficient scope. Required: assistant:read");
 
     const bKey = (await b.developerKey(["assistant:read", "assistant:write"])).secret;
     const foreign = await gql(bKey, UPDATE, { id: a.scenarioId, input: { convRatingQuestionCodes: ["NPS_0_10"] } });
-    expect(foreign.errors?.[0]?.extensions.code).toBe("NOT_FOUND");
-    expect((await gql(bKey, READ, { id: a.scenarioId })).errors?.[0]?.extensions.code).toBe("NOT_FOUND");
+    expect(foreign.errors?.[0]?.extensions?.code).toBe("NOT_FOUND");
+    expect((await gql(bKey, READ, { id: a.scenarioId })).errors?.[0]?.extensions?.code).toBe("NOT_FOUND");
     expect(await getRating()).toEqual(before);
   });
 });

@@ -5,6 +5,7 @@ import { createServiceContext } from "../src/services/context.ts";
 import { revokeCredential } from "../src/services/credentials.ts";
 import { startServer, type TestServer } from "./helpers/server.ts";
 import { seed, type Tenant } from "./helpers/seed.ts";
+import { http, quickchatError } from "./helpers/http.ts";
 
 const DAY = 86_400_000;
 let now = Date.now();
@@ -35,24 +36,12 @@ afterAll(() => server?.stop());
 const SETTINGS = "/v1/api/chatbot_settings";
 const CONVERSATIONS = "/v1/api_core/conversations";
 
-function call(path: string, init: { method?: string; token?: string | null; body?: unknown; raw?: string; headers?: Record<string, string> } = {}) {
-  const headers: Record<string, string> = { ...(init.headers ?? {}) };
-  if (init.token) headers.authorization = `Bearer ${init.token}`;
-  let body: string | undefined;
-  if (init.raw !== undefined) body = init.raw;
-  else if (init.body !== undefined) body = JSON.stringify(init.body);
-  if (body !== undefined) headers["content-type"] ??= "application/json";
-  return fetch(`${server.url}${path}`, { method: init.method ?? "GET", headers, body });
-}
+const { call } = http(() => server);
 
 async function getSettings(token: string) {
   const res = await call(SETTINGS, { token });
   expect(res.status).toBe(200);
   return res.json();
-}
-
-function quickchatError(code: string) {
-  return { errors: { root: [{ message: expect.any(String), code }] } };
 }
 
 describe("GET/PATCH /v1/api/chatbot_settings", () => {

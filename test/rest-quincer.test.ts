@@ -4,6 +4,7 @@ import { createServiceContext } from "../src/services/context.ts";
 import { revokeCredential } from "../src/services/credentials.ts";
 import { startServer, type TestServer } from "./helpers/server.ts";
 import { seed, type Tenant } from "./helpers/seed.ts";
+import { bearer, http } from "./helpers/http.ts";
 
 let server: TestServer;
 let a: Tenant;
@@ -28,8 +29,7 @@ beforeAll(async () => {
 });
 afterAll(() => server?.stop());
 
-const get = (path: string, headers: Record<string, string> = {}) => fetch(`${server.url}${path}`, { headers });
-const bearer = (key: string) => ({ authorization: `Bearer ${key}` });
+const { get } = http(() => server);
 
 describe("GET /api/v1/conversations/:id", () => {
   it("returns the transcript in ord order with metadata", async () => {

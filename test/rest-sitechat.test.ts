@@ -4,6 +4,7 @@ import { createServiceContext } from "../src/services/context.ts";
 import { revokeCredential } from "../src/services/credentials.ts";
 import { startServer, type TestServer } from "./helpers/server.ts";
 import { seed, type Tenant } from "./helpers/seed.ts";
+import { http } from "./helpers/http.ts";
 
 let server: TestServer;
 let a: Tenant;
@@ -12,15 +13,11 @@ let b: Tenant;
 let aSite: string;
 
 const CONFIG = "/api/v1/chat/config";
-const get = (path: string, headers: Record<string, string> = {}) => fetch(`${server.url}${path}`, { headers });
+const { call, get } = http(() => server);
 
 async function setGreeting(t: Tenant, greeting: string) {
   const token = (await t.token("write_all")).secret;
-  const res = await fetch(`${server.url}/v1/api/chatbot_settings`, {
-    method: "PATCH",
-    headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
-    body: JSON.stringify({ greeting }),
-  });
+  const res = await call("/v1/api/chatbot_settings", { method: "PATCH", token, body: { greeting } });
   expect(res.status).toBe(200);
 }
 

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startServer, type TestServer } from "./helpers/server.ts";
 import { seed, type Tenant } from "./helpers/seed.ts";
+import { http, quickchatError } from "./helpers/http.ts";
 
 let server: TestServer;
 let a: Tenant;
@@ -32,21 +33,13 @@ afterAll(() => server?.stop());
 
 const WIDGET = "/v1/api/widget/configuration";
 
-function call(path: string, init: { method?: string; token?: string | null; body?: unknown; raw?: string } = {}) {
-  const headers: Record<string, string> = {};
-  if (init.token) headers.authorization = `Bearer ${init.token}`;
-  const body = init.raw ?? (init.body !== undefined ? JSON.stringify(init.body) : undefined);
-  if (body !== undefined) headers["content-type"] = "application/json";
-  return fetch(`${server.url}${path}`, { method: init.method ?? "GET", headers, body });
-}
+const { call, gql } = http(() => server);
 
 async function getWidget(token = checkTokens[turn++ % checkTokens.length]!) {
   const res = await call(WIDGET, { token });
   expect(res.status).toBe(200);
   return res.json();
 }
-
-const quickchatError = (code: string, message: unknown = expect.any(String)) => ({ errors: { root: [{ message, code }] } });
 
 /** The documented response, field for field and in the documented order, with Parley's defaults. */
 const DEFAULTS = {
@@ -276,14 +269,6 @@ describe("PATCH /v1/api/widget/configuration", () => {
 });
 
 describe("GraphQL: Scenario.widgetConfiguration and updateWidgetConfiguration", () => {
-  async function gql(auth: string, query: string, variables?: Record<string, unknown>) {
-    const res = await fetch(`${server.url}/graphql`, {
-      method: "POST",
-      headers: { "content-type": "application/json", authorization: `Bearer ${auth}` },
-      body: JSON.stringify({ query, variables }),
-    });
-    return (await res.json()) as { data?: any; errors?: { message: string; extensions: { code: string } }[] };
-  }
   const READ = `query($id: ID!) { scenario(id: $id) { widgetConfiguration {
     header subtitle windowHeight windowWidth size location primaryColor headerTextColor prechatHeaderText avatarImage bubbleIconImage } } }`;
   const UPDATE = `mutation($id: ID!, $input: UpdateWidgetConfigurationInput!) {
@@ -318,10 +303,10 @@ describe("GraphQL: Scenario.widgetConfiguration and updateWidgetConfiguration", 
     const key = (await a.developerKey(["assistant:read", "assistant:write"])).secret;
     const before = await getWidget();
     const res = await gql(key, UPDATE, { id: a.scenarioId, input: { header: "Not saved", windowWidth: 5000 } });
-    expect(res.errors?.[0]?.extensions.code).toBe("VALIDATION_ERROR");
+    expect(res.errors?.[0]?.extensions?.code).toBe("VALIDATION_ERROR");
     expect(res.errors?.[0]?.message).toMatch(/^window_width:/);
     const nul = await gql(key, UPDATE, { id: a.scenarioId, input: { typing: null } });
-    expect(nul.errors?.[0]?.extensions.code).toBe("VALIDATION_ERROR");
+    expect(nul.errors?.[0]?.extensions?.code).toBe("VALIDATION_ERROR");
     expect(await getWidget()).toEqual(before);
   });
 
@@ -330,18 +315,18 @@ describe("GraphQL: Scenario.widgetConfiguration and updateWidgetConfiguration", 
     const readOnly = (await a.developerKey(["assistant:read"])).secret;
     const noAssistant = (await a.developerKey(["conversations:read"])).secret;
     const up = await gql(readOnly, UPDATE, { id: a.scenarioId, input: { header: "Nope" } });
-    expect(up.errors?.[0]?.extensions.code).toBe("PERMISSION_DENIED");
+    expect(up.errors?.[0]?.extensions?.code).toBe("PERMISSION_DENIED");
     expect(up.errors?.[0]?.message).toBe("Insufficient scope. Required: assistant:write");
     const read = await gql(noAssistant, READ, { id: a.scenarioId });
-    expect(read.errors?.[0]?.extensions.code).toBe("PERMISSION_DENIED");
+    expect(read.errors?.[0]?.extensions?.code).toBe("PERMISSION_DENIED");
     const tokenUp = await gql(aRead, UPDATE, { id: a.scenarioId, input: { header: "Nope" } });
-    expect(tokenUp.errors?.[0]?.extensions.code).toBe("PERMISSION_DENIED");
+    expect(tokenUp.errors?.[0]?.extensions?.code).toBe("PERMISSION_DENIED");
 
     const bKey = (await b.developerKey(["assistant:read", "assistant:write"])).secret;
     const foreignUp = await gql(bKey, UPDATE, { id: a.scenarioId, input: { header: "Nope" } });
-    expect(foreignUp.errors?.[0]?.extensions.code).toBe("NOT_FOUND");
+    expect(foreignUp.errors?.[0]?.extensions?.code).toBe("NOT_FOUND");
     const foreignRead = await gql(bKey, READ, { id: a.scenarioId });
-    expect(foreignRead.errors?.[0]?.extensions.code).toBe("NOT_FOUND");
+    expect(foreignRead.errors?.[0]?.extensions?.code).toBe("NOT_FOUND");
     expect(await getWidget()).toEqual(before);
   });
 });
