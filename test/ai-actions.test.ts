@@ -53,7 +53,7 @@ async function list(token = aCheck) {
   return (await res.json()) as any[];
 }
 
-const FIELDS = "id name description type isActive icon iconColor isValid config { method url headers { name value } body serverUrl authHeaderName tools storeDomain }";
+const FIELDS = "id name description type isActive icon iconColor isValid config { method url headers { name valueSet } body serverUrl authHeaderName tools storeDomain }";
 const CREATE = `mutation ($scenarioId: ID!, $input: CreateAiActionInput!) { createAiAction(scenarioId: $scenarioId, input: $input) { ${FIELDS} } }`;
 const UPDATE = `mutation ($id: ID!, $input: UpdateAiActionInput!) { updateAiAction(id: $id, input: $input) { ${FIELDS} } }`;
 const DELETE = `mutation ($id: ID!) { deleteAiAction(id: $id) }`;
@@ -261,7 +261,7 @@ describe("is_valid is computed from the configuration", () => {
       input: { config: { method: "POST", url: "https://crm.example.com/tickets", body: '{"c":"{{conversation.id}}"}', headers: [{ name: "X-Api-Key", value: "k" }] } },
     });
     expect(done.errors).toBeUndefined();
-    expect(done.data.updateAiAction).toMatchObject({ isValid: true, config: { method: "POST", headers: [{ name: "X-Api-Key", value: "k" }] } });
+    expect(done.data.updateAiAction).toMatchObject({ isValid: true, config: { method: "POST", headers: [{ name: "X-Api-Key", valueSet: true }] } });
     expect((await list()).find((x) => x.id === Number(id)).is_valid).toBe(true);
     // Keys not sent stay; null clears.
     const cleared = await gql(aGql, UPDATE, { id, input: { description: "When a ticket is needed", config: { url: null } } });
@@ -315,6 +315,43 @@ describe("GraphQL configuration", () => {
       icon_color: "rgb(1, 2, 3)",
       is_valid: true,
     });
+  });
+
+  it("http_request header values are write-only: names and valueSet only, for readers and writers alike", async () => {
+    const created = await gql(aGql, CREATE, {
+      scenarioId: a.scenarioId,
+      input: {
+        type: "http_request",
+        name: "CRM",
+        config: {
+          method: "GET",
+          url: "https://crm.example.com/contacts",
+          headers: [
+            { name: "Authorization", value: "Bearer hdr-s3cret" },
+            { name: "X-Conversation", value: "{{conversation.id}}" },
+            { name: "X-Empty", value: "" },
+          ],
+        },
+      },
+    });
+    expect(created.errors).toBeUndefined();
+    expect(created.data.createAiAction.config.headers).toEqual([
+      { name: "Authorization", valueSet: true },
+      { name: "X-Conversation", valueSet: true },
+      { name: "X-Empty", valueSet: false },
+    ]);
+    expect(JSON.stringify(created)).not.toContain("hdr-s3cret");
+    const read = await gql(devRead, GET, { id: created.data.createAiAction.id });
+    expect(read.errors).toBeUndefined();
+    expect(read.data.aiAction.config.headers.map((h: { name: string }) => h.name)).toEqual(["Authorization", "X-Conversation", "X-Empty"]);
+    expect(JSON.stringify(read)).not.toContain("hdr-s3cret");
+    // The schema has no field that answers a value.
+    const value = await gql(devRead, `query ($id: ID!) { aiAction(id: $id) { config { headers { name value } } } }`, { id: created.data.createAiAction.id });
+    expect(value.errors?.[0]?.message).toMatch(/Cannot query field "value" on type "HttpHeader"/);
+    expect(JSON.stringify(value)).not.toContain("hdr-s3cret");
+    // The stored value is kept and used, only never shown.
+    const row = await server.app.runtime.db.aiAction.findUniqueOrThrow({ where: { id: Number(created.data.createAiAction.id) } });
+    expect((row.config as { headers: { value: string }[] }).headers[0]!.value).toBe("Bearer hdr-s3cret");
   });
 
   const http = (config: Record<string, unknown>) => ({ type: "http_request", name: "Bad", config });

@@ -213,3 +213,96 @@ describe("GET /v1/api/knowledge_base/articles/search", () => {
     expect(denied.errors?.[0]?.extensions?.code).toBe("NOT_FOUND");
   });
 });
+
+describe("search limits and words", () => {
+  const words = (n: number) => Array.from({ length: n }, (_, i) => `w${i}`).join(" ");
+
+  it("a 501-character query → 400 naming query; 500 is fine", async () => {
+    const long = await call(`${SEARCH}?query=${"a".repeat(501)}`, { token: r });
+    expect(long.status).toBe(400);
+    expect(long.body).toEqual(quickchatError("BAD_REQUEST", /^query:.*500/));
+    expect((await call(`${SEARCH}?query=${"a".repeat(500)}`, { token: r })).status).toBe(200);
+  });
+
+  it("33 distinct words → 400 naming query; 32 (or repeated words) are fine", async () => {
+    const many = await call(`${SEARCH}?query=${encodeURIComponent(words(33))}`, { token: r });
+    expect(many.status).toBe(400);
+    expect(many.body).toEqual(quickchatError("BAD_REQUEST", /^query:.*32 words/));
+    expect((await call(`${SEARCH}?query=${encodeURIComponent(words(32))}`, { token: r })).status).toBe(200);
+    expect((await call(`${SEARCH}?query=${encodeURIComponent(Array(40).fill("same").join(" "))}`, { token: r })).status).toBe(200);
+  });
+
+  it("GraphQL searchArticles: the same limits → VALIDATION_ERROR", async () => {
+    const dev = (await t.developerKey(["assistant:read"])).secret;
+    const q = `query($s: ID!, $q: String!) { scenario(id: $s) { searchArticles(query: $q) { articles { id } } } }`;
+    for (const query of ["a".repeat(501), words(33)]) {
+      const res = await gql(dev, q, { s: t.scenarioId, q: query });
+      expect(res.errors?.[0]?.extensions?.code).toBe("VALIDATION_ERROR");
+      expect(res.errors?.[0]?.message).toMatch(/^query:/);
+    }
+    expect((await gql(dev, q, { s: t.scenarioId, q: words(32) })).errors).toBeUndefined();
+  });
+
+  it("the article list's query filter has the same limits → 400", async () => {
+    const long = await call(`${ARTICLES}?query=${"a".repeat(501)}`, { token: r });
+    expect(long.status).toBe(400);
+    expect(long.body).toEqual(quickchatError("BAD_REQUEST", /^query:/));
+    const many = await call(`${ARTICLES}?query=${encodeURIComponent(words(33))}`, { token: r });
+    expect(many.status).toBe(400);
+    expect(many.body).toEqual(quickchatError("BAD_REQUEST", /^query:/));
+    expect((await call(`${ARTICLES}?query=${"a".repeat(500)}`, { token: r })).status).toBe(200);
+  });
+
+  it("words keep their combining marks: a Devanagari word is found whole, not by one letter", async () => {
+    const s = await scenario();
+    const hindi = await create(s.write, { content: "हिन्दी भाषा भारत में बोली जाती है।", title: "भाषा" });
+    const other = await create(s.write, { content: "English is spoken here.", title: "English" });
+    const third = await create(s.write, { content: "Una lingua diversa.", title: "Italiano" });
+    const res = await search(`query=${encodeURIComponent("हिन्दी")}`, s.read);
+    expect(res.ids).toEqual([hindi.id]);
+    expect(res.article_snippets[0]!.query_words_ids).toEqual([{ start_char: 0, end_char: 6, text: "हिन्दी" }]);
+    expect((await search(`query=${encodeURIComponent("हिन्दी")}&strict_search=true`, s.read)).ids).toEqual([hindi.id]);
+    // One letter is a prefix of Devanagari words only: it never matches everything.
+    const letter = await search(`query=${encodeURIComponent("ह")}`, s.read);
+    expect(letter.ids).toEqual([hindi.id]);
+    expect(letter.ids).not.toContain(other.id);
+    expect(letter.ids).not.toContain(third.id);
+    // The list filter splits the same way.
+    const list = await call(`${ARTICLES}?query=${encodeURIComponent("भाषा")}`, { token: s.read });
+    expect(list.status).toBe(200);
+    expect(list.body.items.map((i: { id: number }) => i.id)).toEqual([hindi.id]);
+  });
+
+  it("accents are significant: café is found by café, not by cafe (and cafe not by café)", async () => {
+    const s = await scenario();
+    const accented = await create(s.write, { content: "Our café opens at eight." });
+    const plain = await create(s.write, { content: "The cafeteria is upstairs." });
+    expect((await search(`query=${encodeURIComponent("café")}`, s.read)).ids).toEqual([accented.id]);
+    expect((await search(`query=${encodeURIComponent("CAFÉ")}`, s.read)).ids).toEqual([accented.id]);
+    expect((await search("query=cafe", s.read)).ids).toEqual([plain.id]);
+    expect((await search(`query=${encodeURIComponent("café")}&strict_search=true`, s.read)).ids).toEqual([accented.id]);
+    expect((await search("query=cafe&strict_search=true", s.read)).ids).toEqual([]);
+    const snip = (await search(`query=${encodeURIComponent("café")}`, s.read)).article_snippets[0]!;
+    expect(snip.query_words_ids).toEqual([{ start_char: 4, end_char: 8, text: "café" }]);
+  });
+
+  it("snippet offsets count UTF-16 code units (an emoji before the word counts 2)", async () => {
+    const s = await scenario();
+    const sentence = "We 🎉 love parcels and 🚚 delivery.";
+    const { id } = await create(s.write, { content: `${sentence} Nothing else.` });
+    const res = await search("query=parcels%20delivery", s.read);
+    expect(res.article_snippets).toEqual([
+      {
+        article_id: id,
+        expository_sentence: sentence,
+        query_words_ids: [
+          { start_char: 11, end_char: 18, text: "parcels" },
+          { start_char: 26, end_char: 34, text: "delivery" },
+        ],
+      },
+    ]);
+    // As JavaScript strings index them (code points would give 10 and 24).
+    expect(sentence.indexOf("parcels")).toBe(11);
+    expect(sentence.indexOf("delivery")).toBe(26);
+  });
+});

@@ -405,6 +405,28 @@ describe("GraphQL articles", () => {
     expect(res.errors?.[0]?.extensions?.code).toBe("VALIDATION_ERROR");
   });
 
+  it("an explicit null is a VALIDATION_ERROR naming the field (as REST's 422), never a no-op", async () => {
+    const made = await gql(dev, `mutation($s: ID!) { createArticle(scenarioId: $s, input: { content: "Null safe.", title: "Kept", tags: ["t"] }) { id } }`, { s: t.scenarioId });
+    const id = made.data.createArticle.id;
+    const read = async () => (await gql(dev, `query($s: ID!) { scenario(id: $s) { article(id: ${id}) { ${FIELDS} } } }`, { s: t.scenarioId })).data.scenario.article;
+    const before = await read();
+    for (const [input, field] of [["title: null", "title"], ["content: null", "content"], ["tags: null", "tags"], ["saveMode: null", "save_mode"]] as const) {
+      const res = await gql(dev, `mutation($s: ID!) { updateArticle(scenarioId: $s, id: ${id}, input: { ${input} }) { id } }`, { s: t.scenarioId });
+      expect(res.errors?.[0]?.extensions?.code, input).toBe("VALIDATION_ERROR");
+      expect(res.errors?.[0]?.message.startsWith(`${field}:`), res.errors?.[0]?.message).toBe(true);
+      expect(await read()).toEqual(before);
+    }
+    const count = async () => (await gql(dev, `query($s: ID!) { scenario(id: $s) { articles { totalCount } } }`, { s: t.scenarioId })).data.scenario.articles.totalCount;
+    const n = await count();
+    const create = await gql(dev, `mutation($s: ID!) { createArticle(scenarioId: $s, input: { content: "x", title: null }) { id } }`, { s: t.scenarioId });
+    expect(create.errors?.[0]?.extensions?.code).toBe("VALIDATION_ERROR");
+    expect(create.errors?.[0]?.message).toMatch(/^title:/);
+    expect(await count()).toBe(n);
+    // Absent fields stay as they are.
+    const ok = await gql(dev, `mutation($s: ID!) { updateArticle(scenarioId: $s, id: ${id}, input: { content: "Still null safe." }) { title tags content } }`, { s: t.scenarioId });
+    expect(ok.data.updateArticle).toEqual({ title: "Kept", tags: ["t"], content: "Still null safe." });
+  });
+
   it("needs assistant:write to write and assistant:read to read", async () => {
     const w = await gql(readOnly, `mutation($s: ID!) { createArticle(scenarioId: $s, input: { content: "x" }) { id } }`, { s: t.scenarioId });
     expect(w.errors?.[0]?.extensions?.code).toBe("PERMISSION_DENIED");

@@ -244,4 +244,39 @@ describe("job runner", () => {
     next.start();
     expect(await settled(id)).toMatchObject({ status: "succeeded", attempts: 1, result: "second time" });
   });
+
+  it("stop() waits for a handler it aborted to wind down, so nothing writes after it returns", async () => {
+    const kind = uniqueKind("stop-grace");
+    const r = runner({ stopTimeoutMs: 100, abortGraceMs: 2000 });
+    let woundDown = false;
+    r.registerHandler(kind, async (_j, ctx) => {
+      await new Promise<void>((res) => ctx.signal.addEventListener("abort", () => res()));
+      // Clean-up after the abort (a last write, say) takes a while.
+      await sleep(200);
+      woundDown = true;
+      throw new Error("aborted");
+    });
+    const { id } = await r.enqueue(db(), { kind });
+    r.start();
+    await until("the claim", async () => (await job(id)).status === "running");
+    await r.stop();
+    expect(woundDown).toBe(true);
+    expect(await job(id)).toMatchObject({ status: "queued", lockedBy: null, attempts: 0 });
+  });
+
+  it("stop() gives up on a handler that ignores its aborted signal after abortGraceMs", async () => {
+    const kind = uniqueKind("stop-ignore");
+    const r = runner({ stopTimeoutMs: 100, abortGraceMs: 100 });
+    r.registerHandler(kind, () => sleep(1500));
+    const { id } = await r.enqueue(db(), { kind });
+    r.start();
+    await until("the claim", async () => (await job(id)).status === "running");
+    const started = Date.now();
+    await r.stop();
+    expect(Date.now() - started).toBeLessThan(1000);
+    expect(await job(id)).toMatchObject({ status: "queued", lockedBy: null, attempts: 0 });
+    // Let the stubborn handler end before the next test (its late success finds the claim gone).
+    await sleep(1500);
+    expect((await job(id)).status).toBe("queued");
+  });
 });

@@ -1,7 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SYSTEM } from "../src/auth/scopes.ts";
-import { createServiceContext } from "../src/services/context.ts";
-import { markKnowledgeBaseChanged, STATE_CHANGED } from "../src/services/knowledge-base.ts";
+import { JobRunner, type JobRow } from "../src/jobs/runner.ts";
+import { createServiceContext, type Runtime } from "../src/services/context.ts";
+import { markKnowledgeBaseChanged, registerKnowledgeBaseJobs, RETRAIN_JOB, STATE_CHANGED } from "../src/services/knowledge-base.ts";
+import { trainAnswerIndex } from "../src/services/knowledge-base-training.ts";
 import { freshDatabase, startServer, type TestServer } from "./helpers/server.ts";
 import { seed, type Tenant } from "./helpers/seed.ts";
 import { errorCodes, http, quickchatError } from "./helpers/http.ts";
@@ -47,17 +49,56 @@ async function getKb(token: string, url?: string) {
 const until = poller({ timeoutMs: 15_000, intervalMs: 40 });
 
 /** A published article, written straight to the database: version 1 holds `content`. */
-async function publishedArticle(s: TestServer, t: Tenant, title: string, content: string, tags: string[] = []) {
+async function publishedArticle(s: TestServer, t: Tenant, title: string, content: string, tags: string[] = [], now = new Date()) {
   const db = s.app.runtime.db;
-  const now = new Date();
   return db.$transaction(async (tx) => {
     const article = await tx.article.create({
       data: { scenarioId: t.scenarioId, title, content, tags, tagsText: tags.join(" "), version: 1, maxAvailableVersion: 1, deployState: "published", state: "published" },
     });
     await tx.articleVersion.create({ data: { articleId: article.id, version: 1, title, content, tags } });
-    await markKnowledgeBaseChanged(tx, t.scenarioId, now);
+    await markKnowledgeBaseChanged(s.app.runtime, tx, t.scenarioId, now);
     return article;
   });
+}
+
+/** A job row held by `workerId` under a lease that holds (so no runner claims it). */
+function heldJob(t: Tenant, workerId: string, kind = "test.kb.retrain"): Promise<JobRow> {
+  return server.app.runtime.db.job.create({
+    data: {
+      kind,
+      workspaceId: t.workspaceId,
+      scenarioId: t.scenarioId,
+      payload: { scenarioId: t.scenarioId },
+      status: "running",
+      attempts: 1,
+      lockedBy: workerId,
+      lockedUntil: new Date(Date.now() + 60_000),
+    },
+  });
+}
+
+/**
+ * The server's runtime, but `meanwhile` runs right after the training's first read (the list of
+ * published articles) returns: what happens there happens while the job runs.
+ */
+function runtimeWhere(meanwhile: () => Promise<void>): Runtime {
+  const runtime = server.app.runtime;
+  const bind = (target: object, p: string | symbol) => {
+    const v = Reflect.get(target, p);
+    return typeof v === "function" ? v.bind(target) : v;
+  };
+  const article = new Proxy(runtime.db.article, {
+    get: (target, p) =>
+      p === "findMany"
+        ? async (args: any) => {
+            const rows = await target.findMany(args);
+            await meanwhile();
+            return rows;
+          }
+        : bind(target, p),
+  });
+  const db = new Proxy(runtime.db, { get: (target, p) => (p === "article" ? article : bind(target, p)) });
+  return { ...runtime, db };
 }
 
 describe("GET/PATCH /v1/api/knowledge_base/", () => {
@@ -190,7 +231,7 @@ describe("POST /v1/api/knowledge_base/retrain/", () => {
     expect(await db.answerIndexEntry.count({ where: { scenarioId: t.scenarioId } })).toBe(2);
   });
 
-  it("a second request while a job is queued or running enqueues nothing more, and answers 202 all the same", async () => {
+  it("a second request while a job is queued joins it: nothing more is enqueued, and it answers 202 all the same", async () => {
     const t = await seed(server.app).workspace("Once");
     const write = (await t.token("write_all")).secret;
     await server.app.runtime.jobs.stop();
@@ -220,7 +261,8 @@ describe("POST /v1/api/knowledge_base/retrain/", () => {
     const res = await call(RETRAIN, { method: "POST", token: write });
     expect(res.status).toBe(202);
     const { job_id } = await res.json();
-    await until("failed", async () => (await getKb(write)).retrain_state === "failed");
+    // The state moves to failed just before the runner records the job's own end.
+    await until("failed", async () => (await getKb(write)).retrain_state === "failed" && (await db.job.findUniqueOrThrow({ where: { id: job_id } })).status === "failed");
     const job = await db.job.findUniqueOrThrow({ where: { id: job_id } });
     const reason = `article ${broken.id}: published version 7 is missing`;
     expect(job).toMatchObject({ status: "failed", attempts: 5, maxAttempts: 5, lastError: reason });
@@ -233,22 +275,123 @@ describe("POST /v1/api/knowledge_base/retrain/", () => {
     await until("up_to_date", async () => (await getKb(write)).retrain_state === "up_to_date");
   });
 
-  it("a change during training ends in to_be_retrained, not up_to_date", async () => {
+  it("an article change committed while the job runs ends in to_be_retrained, whatever its timestamp", async () => {
     const t = await seed(server.app).workspace("Racing");
-    const write = (await t.token("write_all")).secret;
+    const db = server.app.runtime.db;
     await publishedArticle(server, t, "One", "first");
-    // Simulate an article write landing while the job runs: contentChangedAt after the start.
-    await server.app.runtime.db.knowledgeBaseState.update({
-      where: { scenarioId: t.scenarioId },
-      data: { contentChangedAt: new Date(Date.now() + 60_000) },
+    const job = await heldJob(t, "racer");
+    // The write took its timestamp a minute before the job started (a clock behind, or a slow
+    // transaction) but commits after the job read the content.
+    const runtime = runtimeWhere(() => publishedArticle(server, t, "Two", "second", [], new Date(Date.now() - 60_000)).then(() => undefined));
+    const result = await trainAnswerIndex(runtime, job, { workerId: "racer", signal: new AbortController().signal });
+    expect(result).toEqual({ trainedArticles: 1, retrainState: "to_be_retrained" });
+    expect(await db.knowledgeBaseState.findUniqueOrThrow({ where: { scenarioId: t.scenarioId } })).toMatchObject({
+      retrainState: "to_be_retrained",
+      trainedArticles: 1,
+      changeCount: 2,
     });
+    expect((await getKb((await t.token("read_all")).secret)).retrain_state).toBe("to_be_retrained");
+  });
+
+  it("a content timestamp from a clock ahead does not keep a training from ending up_to_date", async () => {
+    const t = await seed(server.app).workspace("Clock ahead");
+    const write = (await t.token("write_all")).secret;
+    // Written by a server whose clock runs a minute ahead; nothing changes while the job runs.
+    await publishedArticle(server, t, "One", "first", [], new Date(Date.now() + 60_000));
     expect((await call(RETRAIN, { method: "POST", token: write })).status).toBe(202);
-    await until("the job to finish", async () => {
-      const j = await server.app.runtime.db.job.findFirst({ where: { scenarioId: t.scenarioId, status: "succeeded" } });
-      return j;
-    });
-    expect((await getKb(write)).retrain_state).toBe("to_be_retrained");
+    await until("the job to finish", () => server.app.runtime.db.job.findFirst({ where: { scenarioId: t.scenarioId, status: "succeeded" } }));
+    expect((await getKb(write)).retrain_state).toBe("up_to_date");
     expect(await server.app.runtime.db.answerIndexEntry.count({ where: { scenarioId: t.scenarioId } })).toBe(1);
+  });
+
+  it("a worker that lost its claim mid-run neither swaps the index nor ends the state", async () => {
+    const t = await seed(server.app).workspace("Claim lost");
+    const db = server.app.runtime.db;
+    await publishedArticle(server, t, "One", "first");
+    const job = await heldJob(t, "slow-worker");
+    // Its lease ran out while it read; another worker took the job over.
+    const runtime = runtimeWhere(async () => {
+      await db.job.update({ where: { id: job.id }, data: { lockedBy: "other-worker", lockedUntil: new Date(Date.now() + 60_000), attempts: 2 } });
+    });
+    await expect(trainAnswerIndex(runtime, job, { workerId: "slow-worker", signal: new AbortController().signal })).rejects.toThrow(
+      "this worker no longer holds the job",
+    );
+    expect(await db.answerIndexEntry.count({ where: { scenarioId: t.scenarioId } })).toBe(0);
+    expect(await db.knowledgeBaseState.findUniqueOrThrow({ where: { scenarioId: t.scenarioId } })).toMatchObject({ retrainState: "in_progress", lastTrainedAt: null });
+    expect(await db.job.findUniqueOrThrow({ where: { id: job.id } })).toMatchObject({ status: "running", lockedBy: "other-worker" });
+  });
+
+  it("a job whose signal is aborted mid-run stops before writing the index", async () => {
+    const t = await seed(server.app).workspace("Aborted");
+    const db = server.app.runtime.db;
+    await publishedArticle(server, t, "One", "first");
+    const job = await heldJob(t, "aborted-worker");
+    const abort = new AbortController();
+    const runtime = runtimeWhere(async () => abort.abort(new Error("lease lost")));
+    await expect(trainAnswerIndex(runtime, job, { workerId: "aborted-worker", signal: abort.signal })).rejects.toThrow("lease lost");
+    expect(await db.answerIndexEntry.count({ where: { scenarioId: t.scenarioId } })).toBe(0);
+    expect((await db.knowledgeBaseState.findUniqueOrThrow({ where: { scenarioId: t.scenarioId } })).lastTrainedAt).toBeNull();
+  });
+
+  it("a request while a job runs queues one follow-up (later requests join it); the follow-up's newer training wins", async () => {
+    const t = await seed(server.app).workspace("Follow-up");
+    const write = (await t.token("write_all")).secret;
+    const db = server.app.runtime.db;
+    await publishedArticle(server, t, "One", "first");
+    const running = await heldJob(t, "busy-worker", RETRAIN_JOB);
+    let followUp = "";
+    // While the first job runs (after it read the content): an article is added and retraining is
+    // asked for twice; the follow-up runs to the end on the server's runner.
+    const runtime = runtimeWhere(async () => {
+      await publishedArticle(server, t, "Two", "second");
+      // The server's runner paused, so the follow-up is still queued when the second request comes.
+      await server.app.runtime.jobs.stop();
+      const [first, second] = await (async () => {
+        try {
+          return [await call(RETRAIN, { method: "POST", token: write }), await call(RETRAIN, { method: "POST", token: write })];
+        } finally {
+          server.app.runtime.jobs.start();
+        }
+      })();
+      expect([first.status, second.status]).toEqual([202, 202]);
+      const [j1, j2] = [await first.json(), await second.json()];
+      expect(j1.job_id).not.toBe(running.id);
+      expect(j2.job_id).toBe(j1.job_id);
+      expect(j1.retrain_state).toBe("in_progress");
+      followUp = j1.job_id;
+      expect(await db.job.count({ where: { scenarioId: t.scenarioId } })).toBe(2);
+      await until("the follow-up to succeed", async () => (await db.job.findUniqueOrThrow({ where: { id: followUp } })).status === "succeeded");
+    });
+    try {
+      // The first job ends last, with older content: it leaves the follow-up's index and state alone.
+      await trainAnswerIndex(runtime, running, { workerId: "busy-worker", signal: new AbortController().signal });
+    } finally {
+      await db.job.update({ where: { id: running.id }, data: { status: "succeeded", lockedBy: null, lockedUntil: null } });
+    }
+    expect(await db.knowledgeBaseState.findUniqueOrThrow({ where: { scenarioId: t.scenarioId } })).toMatchObject({
+      retrainState: "up_to_date",
+      jobId: followUp,
+      trainedArticles: 2,
+    });
+    const entries = await db.answerIndexEntry.findMany({ where: { scenarioId: t.scenarioId }, orderBy: { articleId: "asc" } });
+    expect(entries.map((e) => e.content)).toEqual(["first", "second"]);
+  });
+
+  it("a new scenario has its state row; the first concurrent article writes all succeed and each is counted", async () => {
+    const t = await seed(server.app).workspace("Fresh");
+    const db = server.app.runtime.db;
+    expect(await db.knowledgeBaseState.findUnique({ where: { scenarioId: t.scenarioId } })).toMatchObject({ retrainState: null, changeCount: 0 });
+    const write = (await t.token("write_all")).secret;
+    const N = 6;
+    const created = await Promise.all(
+      Array.from({ length: N }, (_, i) => call("/v1/api/knowledge_base/articles/", { method: "POST", token: write, body: { content: `Concurrent ${i}` } })),
+    );
+    expect(created.map((r) => r.status)).toEqual(Array(N).fill(201));
+    expect(await db.article.count({ where: { scenarioId: t.scenarioId } })).toBe(N);
+    expect(await db.knowledgeBaseState.findUniqueOrThrow({ where: { scenarioId: t.scenarioId } })).toMatchObject({ retrainState: "to_be_retrained", changeCount: N });
+    // One move to to_be_retrained, one event.
+    expect(await db.domainEvent.count({ where: { scenarioId: t.scenarioId, type: STATE_CHANGED } })).toBe(1);
+    expect((await getKb(write)).retrain_state).toBe("to_be_retrained");
   });
 });
 
@@ -326,6 +469,15 @@ describe("GraphQL", () => {
     const tooLong = await gql(key, UPDATE, { id: t.scenarioId, input: { shortDescription: "x".repeat(2001) } });
     expect(errorCodes(tooLong)).toEqual(["VALIDATION_ERROR"]);
     expect(tooLong.errors![0].message).toMatch(/^short_description/);
+    // An explicit null is rejected as over REST (PATCH {"one_word_description": null} → 422), not dropped.
+    for (const input of [{ oneWordDescription: null }, { shortDescription: null }, { aiCommands: null }]) {
+      const nulled = await gql(key, UPDATE, { id: t.scenarioId, input });
+      expect(errorCodes(nulled), JSON.stringify(input)).toEqual(["VALIDATION_ERROR"]);
+    }
+    const nulled = await gql(key, UPDATE, { id: t.scenarioId, input: { oneWordDescription: null, shortDescription: "not applied" } });
+    expect(errorCodes(nulled)).toEqual(["VALIDATION_ERROR"]);
+    expect(nulled.errors![0].message).toMatch(/^one_word_description/);
+    expect((await gql(key, KB_QUERY, { id: t.scenarioId })).data.scenario.knowledgeBase).toMatchObject({ oneWordDescription: "Graph Bot", shortDescription: "" });
 
     await publishedArticle(server, t, "Doc", "Graph text");
     const retrained = await gql(key, RETRAIN_MUTATION, { id: t.scenarioId });
@@ -339,6 +491,38 @@ describe("GraphQL", () => {
     // The same data as the REST view.
     const rest = await getKb((await t.token("read_all")).secret);
     expect(rest).toEqual({ one_word_description: "Graph Bot", short_description: "", ai_commands: ["Short answers"], retrain_state: "up_to_date" });
+  });
+
+  it("while a failed try waits for its retry: retrainState in_progress, the job queued with lastError and runAt", async () => {
+    const t = await seed(server.app).workspace("GraphQL KB backoff");
+    const key = (await t.developerKey(["assistant:read", "assistant:write"])).secret;
+    const db = server.app.runtime.db;
+    const broken = await db.article.create({
+      data: { scenarioId: t.scenarioId, title: "Broken", content: "x", tags: [], version: 3, maxAvailableVersion: 3, deployState: "published", state: "published" },
+    });
+    // A runner with a long backoff, running the real handler, in place of the server's.
+    await server.app.runtime.jobs.stop();
+    const slow = new JobRunner({ db, provider: server.app.runtime.provider, clock: () => new Date(), workerId: "slow-retry" }, { pollMs: 25, backoffBaseMs: 60_000, backoffMaxMs: 60_000 });
+    registerKnowledgeBaseJobs({ ...server.app.runtime, jobs: slow });
+    let jobId = "";
+    try {
+      const retrained = await gql(key, RETRAIN_MUTATION, { id: t.scenarioId });
+      jobId = retrained.data.retrainKnowledgeBase.job.id;
+      slow.start();
+      await until("the first failure", async () => (await db.job.findUniqueOrThrow({ where: { id: jobId } })).lastError);
+      await slow.stop();
+      const kb = (await gql(key, KB_QUERY, { id: t.scenarioId })).data.scenario.knowledgeBase;
+      expect(kb).toMatchObject({
+        retrainState: "in_progress",
+        failureReason: null,
+        job: { id: jobId, status: "queued", attempts: 1, lastError: `article ${broken.id}: published version 3 is missing` },
+      });
+      expect(Date.parse(kb.job.runAt)).toBeGreaterThan(Date.now() + 30_000);
+    } finally {
+      await slow.stop();
+      if (jobId) await db.job.update({ where: { id: jobId }, data: { status: "failed", finishedAt: new Date() } });
+      server.app.runtime.jobs.start();
+    }
   });
 
   it("a key without assistant scopes is PERMISSION_DENIED; another workspace's scenario is NOT_FOUND", async () => {

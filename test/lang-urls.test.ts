@@ -58,6 +58,27 @@ describe("/v1/api/knowledge_base/articles/{id}/lang_urls/{language}", () => {
     expect((await call(path("pt-BR"), { method: "POST", token: aWrite, body: { url: "https://example.com/pt" } })).status).toBe(200);
   });
 
+  it("language codes are canonical: pt-BR and pt-br are one pair", async () => {
+    const { id } = await create(aWrite, { content: "Envios para o Brasil." });
+    expect((await call(path("pt-BR", id), { method: "POST", token: aWrite, body: { url: "https://example.com/pt-br" } })).status).toBe(200);
+    const again = await call(path("pt-br", id), { method: "POST", token: aReject, body: { url: "https://example.com/other" } });
+    expect(again.status).toBe(409);
+    expect(again.body).toEqual(quickchatError("CONFLICT", /'pt-BR'/));
+    expect((await call(path("pt-br", id), { token: aRead })).body).toEqual({ url: "https://example.com/pt-br" });
+    expect((await call(path("pt-BR", id), { token: aRead })).body).toEqual({ url: "https://example.com/pt-br" });
+    expect((await call(path("pt-br", id), { method: "PATCH", token: aWrite, body: { url: "https://example.com/pt2" } })).status).toBe(200);
+    expect((await call(path("pt-BR", id), { token: aRead })).body).toEqual({ url: "https://example.com/pt2" });
+    // GraphQL stores and reports the canonical code too.
+    const dev = (await a.developerKey(["assistant:read", "assistant:write"])).secret;
+    const set = await gql(dev, `mutation($s: ID!) { setArticleLanguageUrl(scenarioId: $s, articleId: ${id}, language: "zh-hant-tw", url: "https://example.com/tw") { language url } }`, { s: a.scenarioId });
+    expect(set.errors).toBeUndefined();
+    expect(set.data.setArticleLanguageUrl).toEqual({ language: "zh-Hant-TW", url: "https://example.com/tw" });
+    const list = await gql(dev, `query($s: ID!) { scenario(id: $s) { article(id: ${id}) { langUrls { language url } } } }`, { s: a.scenarioId });
+    expect(list.data.scenario.article.langUrls.map((l: { language: string }) => l.language).sort()).toEqual(["pt-BR", "zh-Hant-TW"]);
+    expect((await call(path("pt-br", id), { method: "DELETE", token: aWrite })).status).toBe(200);
+    expect((await call(path("pt-BR", id), { token: aRead })).status).toBe(404);
+  });
+
   it("GET, PATCH and DELETE of a missing pair → 404", async () => {
     expect((await call(path("fr"), { token: aRead })).body).toEqual(quickchatError("NOT_FOUND"));
     expect((await call(path("fr"), { method: "PATCH", token: aWrite, body: { url: "https://example.com/fr" } })).status).toBe(404);

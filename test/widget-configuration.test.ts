@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startServer, type TestServer } from "./helpers/server.ts";
 import { seed, type Tenant } from "./helpers/seed.ts";
 import { http, quickchatError } from "./helpers/http.ts";
+import { dataUrl, png } from "./helpers/images.ts";
 
 let server: TestServer;
 let a: Tenant;
@@ -328,5 +329,28 @@ describe("GraphQL: Scenario.widgetConfiguration and updateWidgetConfiguration", 
     const foreignRead = await gql(bKey, READ, { id: a.scenarioId });
     expect(foreignRead.errors?.[0]?.extensions?.code).toBe("NOT_FOUND");
     expect(await getWidget()).toEqual(before);
+  });
+});
+
+describe("concurrent image changes", () => {
+  it("leave exactly the stored files the configuration points at (none orphaned)", async () => {
+    const c = await seed(server.app).workspace("Concurrent images");
+    const write = (await c.token("write_all")).secret;
+    const read = (await c.token("read_all")).secret;
+    const db = server.app.runtime.db;
+    // Set once, so every concurrent PATCH below replaces an existing file.
+    expect((await call(WIDGET, { method: "PATCH", token: write, body: { avatar_image: dataUrl(png(0, 0, 0)) } })).status).toBe(200);
+    for (let round = 0; round < 3; round++) {
+      const results = await Promise.all(
+        Array.from({ length: 6 }, (_, i) =>
+          call(WIDGET, { method: "PATCH", token: write, body: { avatar_image: dataUrl(png(round, i, 1)), bubble_icon_image: dataUrl(png(round, i, 2)) } }),
+        ),
+      );
+      expect(results.map((r) => r.status)).toEqual(Array(6).fill(200));
+      const now = await (await call(WIDGET, { token: read })).json();
+      const ids = [now.avatar_image, now.bubble_icon_image].map((u: string) => u.split("/").pop());
+      const files = await db.storedFile.findMany({ where: { scenarioId: c.scenarioId }, select: { id: true } });
+      expect(files.map((f) => f.id).sort()).toEqual(ids.sort());
+    }
   });
 });

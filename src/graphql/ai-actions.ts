@@ -1,4 +1,5 @@
 import { builder } from "./builder.ts";
+import { snakeKeys } from "./case.ts";
 import { HTTP_METHODS, CONVERSATION_VARIABLES } from "../services/ai-action-config.ts";
 import {
   AI_ACTION_TYPES,
@@ -28,7 +29,13 @@ interface Config {
 }
 
 const HttpHeader = builder.objectRef<Header>("HttpHeader").implement({
-  fields: (t) => ({ name: t.exposeString("name"), value: t.exposeString("value") }),
+  description:
+    "A header the action sends. Its value is write-only (it often carries a credential, e.g. Authorization: Bearer …): " +
+    "set it through headers in AiActionConfigInput, which replaces the whole list",
+  fields: (t) => ({
+    name: t.exposeString("name"),
+    valueSet: t.boolean({ description: "Whether a non-empty value is stored; the value itself is never returned", resolve: (h) => h.value !== "" }),
+  }),
 });
 
 const AiActionConfig = builder.objectRef<Config>("AiActionConfig").implement({
@@ -36,7 +43,7 @@ const AiActionConfig = builder.objectRef<Config>("AiActionConfig").implement({
   fields: (t) => ({
     method: t.string({ nullable: true, description: "http_request", resolve: (c) => c.method ?? null }),
     url: t.string({ nullable: true, description: "http_request: URL template", resolve: (c) => c.url ?? null }),
-    headers: t.field({ type: [HttpHeader], description: "http_request", resolve: (c) => c.headers ?? [] }),
+    headers: t.field({ type: [HttpHeader], description: "http_request: header names; values are write-only", resolve: (c) => c.headers ?? [] }),
     body: t.string({ nullable: true, description: "http_request: body template", resolve: (c) => c.body ?? null }),
     serverUrl: t.string({ nullable: true, description: "remote_mcp", resolve: (c) => c.server_url ?? null }),
     authHeaderName: t.string({
@@ -103,7 +110,7 @@ const AiActionConfigInput = builder.inputType("AiActionConfigInput", {
   fields: (t) => ({
     method: t.string({ description: `http_request: ${HTTP_METHODS.join(", ")}` }),
     url: t.string({ description: `http_request: absolute http(s) URL; ${VARIABLES} allowed in path and query` }),
-    headers: t.field({ type: [HttpHeaderInput], description: "http_request: at most 50; values may use the variables" }),
+    headers: t.field({ type: [HttpHeaderInput], description: "http_request: at most 50, replacing the stored list (values are write-only: resend them all); values may use the variables" }),
     body: t.string({ description: `http_request (POST, PUT, PATCH): template ≤ 10,000 characters using ${VARIABLES}` }),
     serverUrl: t.string({ description: "remote_mcp: absolute https URL (http only for localhost)" }),
     authHeader: t.field({ type: HttpHeaderInput, description: "remote_mcp: a header sent to the server, e.g. Authorization" }),
@@ -136,13 +143,8 @@ const UpdateAiActionInput = builder.inputType("UpdateAiActionInput", {
   }),
 });
 
-/** GraphQL names are the service's snake_case keys in camelCase; this renames keys only. */
-const snake = (name: string) => name.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
-function toService(input: Record<string, unknown>): Record<string, unknown> {
-  return Object.fromEntries(
-    Object.entries(input).map(([k, v]) => [snake(k), k === "config" && v ? toService(v as Record<string, unknown>) : v]),
-  );
-}
+/** The service's snake_case keys, the configuration's included. */
+const toService = (input: Record<string, unknown>) => snakeKeys(input, ["config"]);
 
 builder.mutationFields((t) => ({
   createAiAction: t.prismaField({

@@ -175,7 +175,8 @@ const UpdateArticleInput = builder.inputType("UpdateArticleInput", {
   }),
 });
 
-const defined = <T extends object>(o: T) => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== null && v !== undefined));
+/** Omits absent (undefined) keys only: an explicit null reaches the service, whose schema answers it (422), as on REST. */
+const given = <T extends object>(o: T) => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined));
 const reload = (ctx: GraphQLContext, query: object, id: number) => ctx.db.article.findUniqueOrThrow({ ...query, where: { id } });
 
 builder.mutationFields((t) => ({
@@ -184,7 +185,7 @@ builder.mutationFields((t) => ({
     description: "Creates an article as a draft. Needs assistant:write or write_all.",
     authScopes: { authenticated: true },
     args: { scenarioId: t.arg.id({ required: true }), input: t.arg({ type: CreateArticleInput, required: true }) },
-    resolve: async (query, _r, { scenarioId, input }, ctx) => reload(ctx, query, (await createArticle(ctx, defined(input), String(scenarioId))).id),
+    resolve: async (query, _r, { scenarioId, input }, ctx) => reload(ctx, query, (await createArticle(ctx, given(input), String(scenarioId))).id),
   }),
   updateArticle: t.prismaField({
     type: "Article",
@@ -192,8 +193,8 @@ builder.mutationFields((t) => ({
     authScopes: { authenticated: true },
     args: { scenarioId: t.arg.id({ required: true }), id: t.arg.int({ required: true }), input: t.arg({ type: UpdateArticleInput, required: true }) },
     resolve: async (query, _r, { scenarioId, id, input }, ctx) => {
-      const { saveMode, ...rest } = defined(input) as { saveMode?: string };
-      const row = await updateArticle(ctx, id, { ...rest, ...(saveMode ? { save_mode: saveMode } : {}) }, String(scenarioId));
+      const { saveMode, ...rest } = given(input) as { saveMode?: string | null };
+      const row = await updateArticle(ctx, id, { ...rest, ...(saveMode !== undefined ? { save_mode: saveMode } : {}) }, String(scenarioId));
       return reload(ctx, query, row.id);
     },
   }),

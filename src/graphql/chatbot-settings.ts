@@ -1,4 +1,5 @@
 import { builder } from "./builder.ts";
+import { snakeKeys } from "./case.ts";
 import { getChatbotSettings, updateChatbotSettings, type ChatbotSettingsJson } from "../services/chatbot-settings.ts";
 
 const ChatbotSettingsRef = builder.objectRef<ChatbotSettingsJson>("ChatbotSettings").implement({
@@ -45,10 +46,6 @@ const UpdateChatbotSettingsInput = builder.inputType("UpdateChatbotSettingsInput
   }),
 });
 
-/** GraphQL names are the service's snake_case keys in camelCase; this renames keys only. */
-const snake = (name: string) => name.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
-const toService = (input: Record<string, unknown>) => Object.fromEntries(Object.entries(input).map(([k, v]) => [snake(k), v]));
-
 builder.mutationFields((t) => ({
   updateChatbotSettings: t.field({
     type: ChatbotSettingsRef,
@@ -58,6 +55,6 @@ builder.mutationFields((t) => ({
       scenarioId: t.arg.id({ required: true }),
       input: t.arg({ type: UpdateChatbotSettingsInput, required: true }),
     },
-    resolve: (_root, { scenarioId, input }, ctx) => updateChatbotSettings(ctx, toService(input), String(scenarioId)),
+    resolve: (_root, { scenarioId, input }, ctx) => updateChatbotSettings(ctx, snakeKeys(input), String(scenarioId)),
   }),
 }));

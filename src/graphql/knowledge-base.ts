@@ -1,12 +1,12 @@
 import { builder } from "./builder.ts";
-import { scenarioAccess } from "../services/access.ts";
 import {
   RETRAIN_STATES,
-  STATE_CHANGED,
+  knowledgeBaseStateChanges,
   latestRetrainJob,
   loadKnowledgeBase,
   retrainKnowledgeBase,
   updateKnowledgeBase,
+  type KnowledgeBaseStateChange,
   type KnowledgeBaseView,
 } from "../services/knowledge-base.ts";
 
@@ -59,14 +59,7 @@ const KnowledgeBase = builder.objectRef<KnowledgeBaseView>("KnowledgeBase").impl
   }),
 });
 
-interface StateChange {
-  scenarioId: string;
-  retrainState: (typeof RETRAIN_STATES)[number] | null;
-  failureReason: string | null;
-  at: Date;
-}
-
-const KnowledgeBaseStateChange = builder.objectRef<StateChange>("KnowledgeBaseStateChange").implement({
+const KnowledgeBaseStateChangeRef = builder.objectRef<KnowledgeBaseStateChange>("KnowledgeBaseStateChange").implement({
   fields: (t) => ({
     scenarioId: t.exposeID("scenarioId"),
     retrainState: t.field({ type: RetrainStateEnum, nullable: true, resolve: (c) => c.retrainState }),
@@ -100,17 +93,17 @@ builder.mutationFields((t) => ({
       scenarioId: t.arg.id({ required: true }),
       input: t.arg({ type: UpdateKnowledgeBaseInput, required: true }),
     },
+    // Passed through as given (only absent fields left out): an explicit null is the service's to
+    // reject, exactly as over REST.
     resolve: (_root, { scenarioId, input }, ctx) => {
-      const patch: Record<string, unknown> = {};
-      if (input.oneWordDescription != null) patch.one_word_description = input.oneWordDescription;
-      if (input.shortDescription != null) patch.short_description = input.shortDescription;
-      if (input.aiCommands != null) patch.ai_commands = input.aiCommands;
+      const fields = { one_word_description: input.oneWordDescription, short_description: input.shortDescription, ai_commands: input.aiCommands };
+      const patch = Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== undefined));
       return updateKnowledgeBase(ctx, patch, String(scenarioId));
     },
   }),
   retrainKnowledgeBase: t.field({
     type: KnowledgeBase,
-    description: "Queues a retraining of the answer index (or leaves the one already queued or running to do it)",
+    description: "Queues a retraining of the answer index (joins one already queued; while one runs, queues one follow-up)",
     authScopes: { authenticated: true },
     args: { scenarioId: t.arg.id({ required: true }) },
     resolve: async (_root, { scenarioId }, ctx) => (await retrainKnowledgeBase(ctx, String(scenarioId))).view,
@@ -119,20 +112,11 @@ builder.mutationFields((t) => ({
 
 builder.subscriptionField("knowledgeBaseStateChanged", (t) =>
   t.field({
-    type: KnowledgeBaseStateChange,
+    type: KnowledgeBaseStateChangeRef,
     description: "Each change of the scenario's retrain_state, live",
     authScopes: { authenticated: true },
     args: { scenarioId: t.arg.id({ required: true }) },
-    subscribe: async function* (_root, args, ctx) {
-      const scenarioId = await scenarioAccess(ctx, String(args.scenarioId), "read");
-      const scenario = await ctx.loaders.scenario.load(scenarioId);
-      if (!scenario) return;
-      for await (const event of ctx.events.subscribe(scenario.workspaceId)) {
-        if (event.type !== STATE_CHANGED || event.scenarioId !== scenarioId) continue;
-        const p = event.payload as { retrainState: StateChange["retrainState"]; failureReason: string | null };
-        yield { scenarioId, retrainState: p.retrainState, failureReason: p.failureReason, at: event.createdAt };
-      }
-    },
+    subscribe: (_root, args, ctx) => knowledgeBaseStateChanges(ctx, String(args.scenarioId)),
     resolve: (change) => change,
   }),
 );

@@ -1,5 +1,6 @@
 import type { FastifyRequest } from "fastify";
 import { builder, type GraphQLContext } from "./builder.ts";
+import { snakeKeys } from "./case.ts";
 import { publicBaseUrl } from "../rest/files.ts";
 import {
   getWidgetConfiguration,
@@ -24,9 +25,6 @@ function publicBase(ctx: GraphQLContext): string {
   return req ? publicBaseUrl(req) : "";
 }
 
-/** GraphQL names are the documented REST names in camelCase (welcome_message → welcomeMessage). */
-const snake = (name: string) => name.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
-const toRest = (input: Record<string, unknown>) => Object.fromEntries(Object.entries(input).map(([k, v]) => [snake(k), v]));
 const enumValues = (values: readonly string[]) =>
   Object.fromEntries(values.map((v) => [v.replace(/-/g, "_").toUpperCase(), { value: v }]));
 
@@ -144,7 +142,7 @@ builder.mutationFields((t) => ({
       input: t.arg({ type: UpdateWidgetConfigurationInput, required: true }),
     },
     resolve: (_root, { scenarioId, input }, ctx) =>
-      updateWidgetConfiguration(ctx, toRest(input), publicBase(ctx), String(scenarioId)),
+      updateWidgetConfiguration(ctx, snakeKeys(input), publicBase(ctx), String(scenarioId)),
   }),
   updateRatingConfiguration: t.field({
     type: RatingConfigurationRef,
@@ -154,6 +152,6 @@ builder.mutationFields((t) => ({
       scenarioId: t.arg.id({ required: true }),
       input: t.arg({ type: UpdateRatingConfigurationInput, required: true }),
     },
-    resolve: (_root, { scenarioId, input }, ctx) => updateRatingConfiguration(ctx, toRest(input), String(scenarioId)),
+    resolve: (_root, { scenarioId, input }, ctx) => updateRatingConfiguration(ctx, snakeKeys(input), String(scenarioId)),
   }),
 }));

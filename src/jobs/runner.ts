@@ -77,10 +77,6 @@ export class JobRunner {
     this.wakeSleeper?.();
   }
 
-  get isRunning(): boolean {
-    return this.running;
-  }
-
   start(): void {
     if (this.running) return;
     this.running = true;
@@ -90,22 +86,16 @@ export class JobRunner {
   /**
    * Stops claiming, then waits up to stopTimeoutMs for running handlers. Handlers still running
    * after that lose their claim: the job goes back to the queue (the try does not count) for
-   * another worker or the next start.
+   * another worker or the next start. Their signals are aborted, and stop() waits a little longer
+   * (up to abortGraceMs) for them to wind down, so that none writes after the caller closes the
+   * database.
    */
   async stop(): Promise<void> {
     if (!this.running) return;
     this.running = false;
     this.wake();
     await this.loop;
-    const pending = [...this.inFlight.values()];
-    if (!pending.length) return;
-    let timer: NodeJS.Timeout | undefined;
-    const finished = await Promise.race([
-      Promise.allSettled(pending.map((p) => p.done)).then(() => true),
-      new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), this.options.stopTimeoutMs))),
-    ]);
-    clearTimeout(timer);
-    if (finished) return;
+    if (await this.settle(this.options.stopTimeoutMs)) return;
     // Release first, then abort: the handler's failure path then finds the claim gone and leaves
     // the job queued for the next worker instead of counting a failed try.
     for (const [id, { abort }] of this.inFlight) {
@@ -117,7 +107,23 @@ export class JobRunner {
         .catch((err) => this.log.warn({ err, jobId: id }, "could not release a job claim"));
       abort.abort(new Error("runner stopped"));
     }
+    if (!(await this.settle(this.options.abortGraceMs))) {
+      this.log.warn({ jobIds: [...this.inFlight.keys()] }, "handlers still running after their signals were aborted");
+    }
     this.inFlight.clear();
+  }
+
+  /** Waits up to `ms` for the handlers in flight; true when none is left. */
+  private async settle(ms: number): Promise<boolean> {
+    const pending = [...this.inFlight.values()];
+    if (!pending.length) return true;
+    let timer: NodeJS.Timeout | undefined;
+    const finished = await Promise.race([
+      Promise.allSettled(pending.map((p) => p.done)).then(() => true),
+      new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), ms))),
+    ]);
+    clearTimeout(timer);
+    return finished;
   }
 
   private async pollLoop(): Promise<void> {

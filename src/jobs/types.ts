@@ -56,6 +56,8 @@ export interface JobRunnerOptions {
   concurrency: number;
   /** stop() waits this long for running handlers before releasing their claims. */
   stopTimeoutMs: number;
+  /** After aborting the handlers that outlasted stopTimeoutMs, stop() waits this long for them to end. */
+  abortGraceMs: number;
 }
 
 export const DEFAULT_JOB_OPTIONS: JobRunnerOptions = {
@@ -66,6 +68,7 @@ export const DEFAULT_JOB_OPTIONS: JobRunnerOptions = {
   backoffMaxMs: 10 * 60_000,
   concurrency: 4,
   stopTimeoutMs: 10_000,
+  abortGraceMs: 2_000,
 };
 
 export interface JobRunnerDeps {

@@ -25,9 +25,18 @@ export const LangUrlInput = z
   })
   .strict();
 
-const Language = z.object({ language: z.string().refine(isLanguageCode, "must be a valid language code (en, de, pt-BR, …)") });
+const Language = z.object({
+  language: z
+    .string()
+    .refine(isLanguageCode, "must be a valid language code (en, de, pt-BR, …)")
+    .transform((code) => Intl.getCanonicalLocales(code)[0]!),
+});
 
-/** A language code from a path or an argument (a bad one is a 400). */
+/**
+ * A language code from a path or an argument (a bad one is a 400), in its canonical form
+ * (pt-br → pt-BR, zh-hant → zh-Hant): rows are stored and looked up by it, so spellings of one
+ * language are one pair.
+ */
 export function parseLanguage(raw: unknown): string {
   return parseQuery(Language, { language: raw }).language;
 }

@@ -29,7 +29,6 @@ export async function publishWorkingCopy(tx: Tx, current: Article, now: Date): P
 /** Publishes the article's working copy as it stands. */
 export async function publishArticle(ctx: ServiceContext, id: number, forScenario?: string): Promise<Article> {
   const scenarioId = await scenarioAccess(ctx, forScenario, "write");
-  await findArticle(ctx.db, scenarioId, id);
   return changeArticles(ctx, scenarioId, async (tx, now) => {
     const row = await publishWorkingCopy(tx, await findArticle(tx, scenarioId, id), now);
     return { value: row, type: "article.published", payload: { articleId: row.id, version: row.version } };
@@ -45,7 +44,6 @@ const RestoreInput = z.object({ version: z.number().int().positive() });
 export async function restoreArticleVersion(ctx: ServiceContext, id: number, version: number, forScenario?: string): Promise<Article> {
   const scenarioId = await scenarioAccess(ctx, forScenario, "write");
   parseInput(RestoreInput, { version });
-  await findArticle(ctx.db, scenarioId, id);
   return changeArticles(ctx, scenarioId, async (tx, now) => {
     const article = await findArticle(tx, scenarioId, id);
     const old = await tx.articleVersion.findUnique({ where: { articleId_version: { articleId: article.id, version } } });

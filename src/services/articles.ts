@@ -145,7 +145,7 @@ export async function changeArticles<T>(
   const now = ctx.clock();
   const { value, events } = await ctx.db.$transaction(async (tx) => {
     const { value, type, payload } = await work(tx, now);
-    const stateChanged = await markKnowledgeBaseChanged(tx, scenarioId, now);
+    const stateChanged = await markKnowledgeBaseChanged(ctx, tx, scenarioId, now);
     const event = await ctx.events.record(tx, { workspaceId: scenario.workspaceId, scenarioId, type, payload });
     return { value, events: stateChanged ? [event, stateChanged] : [event] };
   });
@@ -182,8 +182,8 @@ export async function createArticle(ctx: ServiceContext, input: unknown, forScen
 export async function updateArticle(ctx: ServiceContext, id: number, input: unknown, forScenario?: string): Promise<Article> {
   const scenarioId = await scenarioAccess(ctx, forScenario, "write");
   const p = parseInput(UpdateArticleInput, input);
-  await findArticle(ctx.db, scenarioId, id);
   return changeArticles(ctx, scenarioId, async (tx, now) => {
+    // NOT_FOUND here rolls the whole change back (no retrain mark, no event).
     const current = await findArticle(tx, scenarioId, id);
     let row = await tx.article.update({
       where: { id: current.id },

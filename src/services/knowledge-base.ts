@@ -1,3 +1,4 @@
+import { filter, map, pipe } from "graphql-yoga";
 import type { Db } from "../db/client.ts";
 import type { DomainEventRecord } from "../events/bus.ts";
 import type { JobRow } from "../jobs/runner.ts";
@@ -5,7 +6,8 @@ import { ChatbotSettingsPatch, loadChatbotSettings } from "./chatbot-settings.ts
 import type { ServiceContext } from "./context.ts";
 import { scenarioAccess } from "./access.ts";
 import { parseInput } from "./validation.ts";
-import { RETRAIN_JOB, changeKnowledgeBaseState, recordStateChange } from "./knowledge-base-training.ts";
+import { notFound } from "../errors.ts";
+import { RETRAIN_JOB, STATE_CHANGED, changeKnowledgeBaseState, recordStateChange, type RetrainState, type Tx } from "./knowledge-base-training.ts";
 
 export { registerKnowledgeBaseJobs, RETRAIN_JOB, RETRAIN_STATES, STATE_CHANGED, type RetrainState } from "./knowledge-base-training.ts";
 
@@ -77,24 +79,27 @@ export async function latestRetrainJob(ctx: Pick<ServiceContext, "db">, scenario
 }
 
 /**
- * Asks for a retraining: enqueues one durable "kb.retrain" job, or, when one is already queued or
- * running for the scenario, leaves that one to do the work. retrain_state becomes to_be_retrained
- * until a worker picks the job up (then in_progress, then up_to_date or failed).
+ * Asks for a retraining. A job already queued for the scenario (not yet started, or waiting for a
+ * retry) will read the content when it runs, so the request joins it. Otherwise one "kb.retrain" job
+ * is enqueued: when none is active, retrain_state becomes to_be_retrained until a worker picks the
+ * job up (then in_progress, then up_to_date or failed); when one is running (it may have read the
+ * content already) the new job is its follow-up, and the state stays in_progress.
  */
 export async function retrainKnowledgeBase(ctx: ServiceContext, forScenario?: string): Promise<{ view: KnowledgeBaseView; job: JobRow; enqueued: boolean }> {
   const scenarioId = await scenarioAccess(ctx, forScenario, "write");
   const scenario = await ctx.db.scenario.findUniqueOrThrow({ where: { id: scenarioId }, select: { workspaceId: true } });
-  await ctx.db.knowledgeBaseState.upsert({ where: { scenarioId }, create: { scenarioId }, update: {} });
   const { job, event, enqueued } = await ctx.db.$transaction(async (tx) => {
     // Locks the state row: concurrent requests queue here and the second one sees the first's job.
     await tx.knowledgeBaseState.update({ where: { scenarioId }, data: { updatedAt: ctx.clock() } });
-    const active = await tx.job.findFirst({
-      where: { scenarioId, kind: RETRAIN_JOB, status: { in: ["queued", "running"] } },
+    const queued = await tx.job.findFirst({
+      where: { scenarioId, kind: RETRAIN_JOB, status: "queued" },
       orderBy: { createdAt: "desc" },
     });
-    if (active) return { job: active, event: null, enqueued: false };
+    if (queued) return { job: queued, event: null, enqueued: false };
+    const running = await tx.job.count({ where: { scenarioId, kind: RETRAIN_JOB, status: "running" } });
     const job = await ctx.jobs.enqueue(tx, { kind: RETRAIN_JOB, workspaceId: scenario.workspaceId, scenarioId, payload: { scenarioId } });
-    const event = await changeKnowledgeBaseState(tx, scenarioId, { retrainState: "to_be_retrained", failureReason: null, jobId: job.id });
+    if (running) return { job, event: null, enqueued: true };
+    const { event } = await changeKnowledgeBaseState(ctx.events, tx, scenarioId, { retrainState: "to_be_retrained", failureReason: null, jobId: job.id });
     return { job, event, enqueued: true };
   });
   if (event) ctx.events.publish([event]);
@@ -102,40 +107,58 @@ export async function retrainKnowledgeBase(ctx: ServiceContext, forScenario?: st
   return { view: await view(ctx, scenarioId), job, enqueued };
 }
 
-type ChangeTx = Pick<Db, "knowledgeBaseState"> & Partial<Pick<Db, "domainEvent" | "scenario">>;
-
 /**
- * Called (inside the caller's transaction) by every change to a scenario's articles: the trained
- * answer index no longer matches the content, so retrain_state becomes to_be_retrained. A training
- * in progress keeps its state; it re-checks contentChangedAt when it finishes.
- *
- * Both updates are conditional, so a training that finishes concurrently cannot leave the state
- * up_to_date over a change it did not see. When the transaction client can write events, a move to
- * to_be_retrained is recorded as a knowledge_base.state_changed event, which is returned: publish
- * it (ctx.events.publish) after the transaction commits so subscribers hear of it.
+ * Called inside the caller's transaction by every change to a scenario's articles: the trained
+ * answer index no longer matches the content. (Every scenario has its state row: created with the
+ * scenario, and the migration that added the table gave existing scenarios theirs.)
+ * changeCount is incremented first — that locks the state row until commit, so a training finishing
+ * concurrently either sees the new count (and ends to_be_retrained) or has committed up_to_date
+ * before, which the conditional move below then overturns. retrain_state becomes to_be_retrained
+ * unless it already is, or a training is in progress (it compares changeCount when it finishes).
+ * A move is recorded as a knowledge_base.state_changed event, which is returned: publish it
+ * (ctx.events.publish) after the transaction commits.
  */
-export async function markKnowledgeBaseChanged(tx: ChangeTx, scenarioId: string, now: Date): Promise<DomainEventRecord | null> {
-  for (let round = 0; round < 3; round++) {
-    const before = await tx.knowledgeBaseState.findUnique({ where: { scenarioId }, select: { retrainState: true } });
-    if (!before) {
-      await tx.knowledgeBaseState.create({ data: { scenarioId, retrainState: "to_be_retrained", contentChangedAt: now } });
-      return eventFor(tx, scenarioId);
-    }
-    const moved = await tx.knowledgeBaseState.updateMany({
-      where: { scenarioId, OR: [{ retrainState: null }, { retrainState: { not: "in_progress" } }] },
-      data: { retrainState: "to_be_retrained", failureReason: null, contentChangedAt: now },
-    });
-    if (moved.count) return before.retrainState === "to_be_retrained" ? null : eventFor(tx, scenarioId);
-    const during = await tx.knowledgeBaseState.updateMany({
-      where: { scenarioId, retrainState: "in_progress" },
-      data: { contentChangedAt: now },
-    });
-    if (during.count) return null;
-  }
-  throw new Error(`could not mark the knowledge base of scenario ${scenarioId} as changed`);
+export async function markKnowledgeBaseChanged(
+  ctx: Pick<ServiceContext, "events">,
+  tx: Tx,
+  scenarioId: string,
+  now: Date,
+): Promise<DomainEventRecord | null> {
+  const counted = await tx.knowledgeBaseState.updateMany({
+    where: { scenarioId },
+    data: { changeCount: { increment: 1 }, contentChangedAt: now },
+  });
+  if (!counted.count) throw new Error(`scenario ${scenarioId} has no knowledge base state`);
+  const moved = await tx.knowledgeBaseState.updateMany({
+    where: { scenarioId, OR: [{ retrainState: null }, { retrainState: { notIn: ["in_progress", "to_be_retrained"] } }] },
+    data: { retrainState: "to_be_retrained", failureReason: null },
+  });
+  return moved.count ? recordStateChange(ctx.events, tx, scenarioId, "to_be_retrained", null) : null;
 }
 
-function eventFor(tx: ChangeTx, scenarioId: string): Promise<DomainEventRecord | null> {
-  if (!tx.domainEvent || !tx.scenario) return Promise.resolve(null);
-  return recordStateChange({ domainEvent: tx.domainEvent, scenario: tx.scenario }, scenarioId, "to_be_retrained", null);
+/** One change of a scenario's retrain_state, as subscribers see it. */
+export interface KnowledgeBaseStateChange {
+  scenarioId: string;
+  retrainState: RetrainState | null;
+  failureReason: string | null;
+  at: Date;
+}
+
+/**
+ * The scenario's retrain_state changes, live. Access is checked (read) before the stream starts;
+ * other scenarios' events and other event types are left out.
+ */
+export async function knowledgeBaseStateChanges(ctx: ServiceContext, forScenario?: string): Promise<AsyncIterable<KnowledgeBaseStateChange>> {
+  const scenarioId = await scenarioAccess(ctx, forScenario, "read");
+  const scenario = await ctx.loaders.scenario.load(scenarioId);
+  if (!scenario) throw notFound("Scenario");
+  // Repeater-based operators: unsubscribing ends the underlying subscription at once.
+  return pipe(
+    ctx.events.subscribe(scenario.workspaceId),
+    filter((event: DomainEventRecord) => event.type === STATE_CHANGED && event.scenarioId === scenarioId),
+    map((event: DomainEventRecord): KnowledgeBaseStateChange => {
+      const p = event.payload as { retrainState: RetrainState | null; failureReason: string | null };
+      return { scenarioId, retrainState: p.retrainState, failureReason: p.failureReason, at: event.createdAt };
+    }),
+  );
 }

@@ -116,7 +116,6 @@ export const WidgetConfigurationPatch = z
   })
   .partial()
   .strict();
-export type WidgetConfigurationPatchInput = z.input<typeof WidgetConfigurationPatch>;
 
 /** The answer of GET and PATCH (OpenAPI). */
 export const WidgetConfiguration = z.object({
@@ -191,6 +190,16 @@ async function loadWidgetConfiguration(db: Pick<Db, "widgetConfiguration">, scen
 }
 
 /**
+ * The scenario's row (created with defaults when missing), locked for the rest of the transaction:
+ * touching updatedAt is a write, so a concurrent PATCH waits here until this one commits and then
+ * reads the image file ids it stored, deleting those it replaces; no stored file is left orphaned.
+ * (PostgreSQL: the upsert's row lock; SQLite: the write lock on the database.)
+ */
+function lockWidgetConfiguration(tx: Pick<Db, "widgetConfiguration">, scenarioId: string, now: Date): Promise<Row> {
+  return tx.widgetConfiguration.upsert({ where: { scenarioId }, create: { scenarioId }, update: { updatedAt: now } });
+}
+
+/**
  * @param publicBase the server's public scheme://host, which the transport derives from the
  *   request; image fields are answered as absolute URLs under it.
  */
@@ -216,7 +225,7 @@ export async function updateWidgetConfiguration(
   const sent = Object.keys(p);
   const { workspaceId } = (await ctx.loaders.scenario.load(scenarioId))!;
   const { row, event } = await ctx.db.$transaction(async (tx) => {
-    const current = await loadWidgetConfiguration(tx, scenarioId);
+    const current = await lockWidgetConfiguration(tx, scenarioId, ctx.clock());
     const files: { avatarFileId?: string | null; bubbleIconFileId?: string | null } = {};
     const replaced: (string | null)[] = [];
     for (const [field, column] of IMAGE_FIELDS) {

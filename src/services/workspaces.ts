@@ -25,7 +25,7 @@ export async function createScenario(ctx: ServiceContext, input: unknown) {
   if (!workspaceId || !(await ctx.db.workspace.findUnique({ where: { id: workspaceId } }))) throw notFound("Workspace");
   const { scenario, event } = await ctx.db.$transaction(async (tx) => {
     const scenario = await tx.scenario.create({
-      data: { workspaceId, name: args.name, chatbotSettings: { create: { aiCommands: [] } } },
+      data: { workspaceId, name: args.name, chatbotSettings: { create: { aiCommands: [] } }, knowledgeBase: { create: {} } },
     });
     const event = await ctx.events.record(tx, {
       workspaceId,
@@ -80,7 +80,12 @@ export async function initialize(ctx: ServiceContext): Promise<InitResult> {
       if (existing) return existing;
       const workspace = await tx.workspace.create({ data: { name: "Default workspace" } });
       return tx.scenario.create({
-        data: { workspaceId: workspace.id, name: "Default assistant", chatbotSettings: { create: { aiCommands: [] } } },
+        data: {
+          workspaceId: workspace.id,
+          name: "Default assistant",
+          chatbotSettings: { create: { aiCommands: [] } },
+          knowledgeBase: { create: {} },
+        },
       });
     });
     created = true;

@@ -31,7 +31,7 @@ export const knowledgeBaseRoutes: RouteDef[] = [
   {
     method: "POST",
     path: "/v1/api/knowledge_base/retrain/",
-    summary: "Retrain the knowledge base (a background job; one at a time per assistant)",
+    summary: "Retrain the knowledge base (a durable background job; a request joins a queued one)",
     auth,
     rateLimit: quickchatLimit("quickchatWrite"),
     responses: {

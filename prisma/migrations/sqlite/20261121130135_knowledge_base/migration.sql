@@ -216,3 +216,7 @@ CREATE TRIGGER "Article_search_au" AFTER UPDATE OF "title", "content", "url", "t
     INSERT INTO "ArticleSearch"(rowid, "title", "content", "url", "tagsText")
     VALUES (new."id", new."title", new."content", new."url", new."tagsText");
 END;
+
+-- Every scenario has a knowledge-base state row (new ones get it when created): existing ones here.
+INSERT INTO "KnowledgeBaseState" ("scenarioId", "trainedArticles", "changeCount", "updatedAt")
+SELECT "id", 0, 0, CURRENT_TIMESTAMP FROM "Scenario";
