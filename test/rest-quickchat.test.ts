@@ -45,6 +45,28 @@ async function getSettings(token: string) {
 }
 
 describe("GET/PATCH /v1/api/chatbot_settings", () => {
+  it("the documented curl example runs as written (host and token swapped)", async () => {
+    const t = await seed(server.app).workspace("Curl example");
+    const token = (await t.token("write_all")).secret;
+    // curl -X PATCH …/v1/api/chatbot_settings -H 'Content-Type: application/json'
+    //   -d '{ "greeting": "<p>Welcome! Ask me anything.</p>", "creativity_level": 2}'
+    const res = await call(SETTINGS, {
+      method: "PATCH",
+      token,
+      raw: '{ "greeting": "<p>Welcome! Ask me anything.</p>", "creativity_level": 2}',
+    });
+    expect(res.status).toBe(200);
+    const body = await res.json();
+    expect(body).toMatchObject({ greeting: "<p>Welcome! Ask me anything.</p>", creativity_level: 2, personality: 0 });
+    expect(Object.keys(body).sort()).toEqual(
+      [
+        "personality", "profession", "creativity_level", "greeting", "greeting2", "header", "header2",
+        "language_chosen", "reply_length", "one_word_description", "short_description", "ai_commands",
+      ].sort(),
+    );
+    expect(await getSettings(token)).toEqual(body);
+  });
+
   it("GET returns the default settings object with every documented field", async () => {
     const res = await call(SETTINGS, { token: aRead });
     expect(res.status).toBe(200);
