@@ -20,6 +20,8 @@ import type { Runtime } from "./services/context.ts";
 import { JobRunner } from "./jobs/runner.ts";
 import { registerKnowledgeBaseJobs } from "./services/knowledge-base.ts";
 import { RateLimits } from "./services/rate-limit.ts";
+import { registerChatJobs } from "./services/chat.ts";
+import { createResponder } from "./ai/index.ts";
 
 export const VERSION = "0.1.0";
 export const ROUTE_GROUPS: RouteGroup[] = [quickchatGroup, quincerGroup, sitechatGroup];
@@ -57,8 +59,11 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     signingSecret: loadSecret(config),
     clock,
     jobs: new JobRunner({ db: database.prisma, provider: database.provider, clock, log }, config.jobs),
+    responder: createResponder(config),
+    log,
   };
   registerKnowledgeBaseJobs(runtime);
+  registerChatJobs(runtime);
 
   const http = Fastify({
     loggerInstance: log as unknown as FastifyBaseLogger,

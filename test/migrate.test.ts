@@ -171,6 +171,25 @@ for (const { name, skip, make } of targets) {
       const rows = await t.sql<{ scenarioId: string; changeCount: number }>(`SELECT "scenarioId", "changeCount" FROM "KnowledgeBaseState"`);
       expect(rows.map((r) => [r.scenarioId, Number(r.changeCount)])).toEqual([["s1", 0]]);
     });
+
+    it.skipIf(skip)("the conversations migration keeps existing rows (table rebuilds do not cascade) and numbers them", async () => {
+      const t = await make();
+      const all = listMigrations(t.provider);
+      const upTo = all.findIndex((x) => x.name.endsWith("_conversations"));
+      await migrate(t.provider, t.location, all.slice(0, upTo));
+      await t.sql(`INSERT INTO "Workspace" ("id", "name", "updatedAt") VALUES ('w1', 'Old', CURRENT_TIMESTAMP)`);
+      await t.sql(`INSERT INTO "Scenario" ("id", "workspaceId", "name", "updatedAt") VALUES ('s1', 'w1', 'Old assistant', CURRENT_TIMESTAMP)`);
+      await t.sql(`INSERT INTO "KnowledgeBaseState" ("scenarioId", "updatedAt") VALUES ('s1', CURRENT_TIMESTAMP)`);
+      await t.sql(`INSERT INTO "Conversation" ("id", "scenarioId", "ord", "updatedAt") VALUES ('c1', 's1', 7, CURRENT_TIMESTAMP)`);
+      await t.sql(`INSERT INTO "ConversationEvent" ("id", "conversationId", "ord", "author", "content") VALUES ('e1', 'c1', 3, 'visitor', 'hi')`);
+      await migrate(t.provider, t.location, all);
+      expect((await t.sql<{ id: string }>(`SELECT "id" FROM "ConversationEvent"`)).map((r) => r.id)).toEqual(["e1"]);
+      const [c] = await t.sql<{ eventCount: number }>(`SELECT "eventCount" FROM "Conversation" WHERE "id" = 'c1'`);
+      expect(Number(c!.eventCount)).toBe(3);
+      const [s] = await t.sql<{ conversationCount: number }>(`SELECT "conversationCount" FROM "Scenario" WHERE "id" = 's1'`);
+      expect(Number(s!.conversationCount)).toBe(7);
+      expect(await t.sql(`SELECT "scenarioId" FROM "KnowledgeBaseState"`)).toHaveLength(1);
+    });
   });
 }
 

@@ -5,10 +5,12 @@ export type TokenScope = (typeof TOKEN_SCOPES)[number];
 /**
  * Developer keys (Quincer): explicit scopes. Parley adds its own: assistant:read/assistant:write
  * (a scenario's settings, knowledge base, widget, ratings and AI actions, as read_all/write_all
- * tokens have them) and workspace:admin (scenarios, team members, tokens and keys).
+ * tokens have them), conversations:write (operator actions: resolve, assign, mark read, terminate,
+ * metadata) and workspace:admin (scenarios, team members, tokens and keys).
  */
 export const DEVELOPER_SCOPES = [
   "conversations:read",
+  "conversations:write",
   "conversations:takeover",
   "conversations:reply",
   "conversations:handback",

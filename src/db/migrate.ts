@@ -59,6 +59,11 @@ function migrateSqlite(file: string, migrations: Migration[]): MigrateResult {
   const db = new BetterSqlite3(file, { timeout: 10_000 });
   try {
     db.pragma("journal_mode = WAL");
+    // Prisma's SQLite migrations rebuild a table (create new, copy, drop old, rename) under
+    // "PRAGMA foreign_keys=OFF", which is a no-op inside a transaction. better-sqlite3 enables
+    // foreign keys by default, so dropping the old table would cascade-delete every child row:
+    // turn enforcement off for the connection, and check the keys before each commit instead.
+    db.pragma("foreign_keys = OFF");
     db.exec(`CREATE TABLE IF NOT EXISTS "${TABLE}" (name TEXT PRIMARY KEY, checksum TEXT NOT NULL, applied_at TEXT NOT NULL)`);
     const appliedNames: string[] = [];
     // One transaction per migration, like PostgreSQL: a failure keeps the ones before it. BEGIN
@@ -69,6 +74,8 @@ function migrateSqlite(file: string, migrations: Migration[]): MigrateResult {
       if (!m) return false;
       try {
         db.exec(m.sql);
+        const broken = db.pragma("foreign_key_check") as unknown[];
+        if (broken.length) throw new Error(`${broken.length} rows break foreign keys: ${JSON.stringify(broken.slice(0, 3))}`);
       } catch (err) {
         throw new Error(`migration ${m.name} failed: ${(err as Error).message}`, { cause: err });
       }

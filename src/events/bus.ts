@@ -1,5 +1,6 @@
 import { createPubSub } from "graphql-yoga";
 import type { Db } from "../db/client.ts";
+import type { LiveConversationMessage, LiveInboxUpdate } from "./live.ts";
 
 export interface DomainEventRecord {
   id: string;
@@ -12,12 +13,21 @@ export interface DomainEventRecord {
 
 type Tx = Pick<Db, "domainEvent">;
 
+/** Live topics: payloads are plain JSON-able objects, so a Redis fan-out can carry them as they are. */
+export type LiveTopics = {
+  [topic: `workspace:${string}`]: [DomainEventRecord];
+  /** Everything that happens inside one conversation: messages, reply chunks, typing. */
+  [topic: `conversation:${string}`]: [LiveConversationMessage];
+  /** A scenario's inbox: conversations created or changed. */
+  [topic: `inbox:${string}`]: [LiveInboxUpdate];
+};
+
 /**
  * Domain events: written to the DomainEvent table inside the caller's transaction (the outbox),
  * then published to live subscribers once that transaction has committed.
  */
 export class EventBus {
-  readonly pubsub = createPubSub<{ [topic: `workspace:${string}`]: [DomainEventRecord] }>();
+  readonly pubsub = createPubSub<LiveTopics>();
 
   async record(
     tx: Tx,
@@ -40,5 +50,21 @@ export class EventBus {
 
   subscribe(workspaceId: string): AsyncIterable<DomainEventRecord> {
     return this.pubsub.subscribe(`workspace:${workspaceId}`);
+  }
+
+  publishConversation(conversationId: string, message: LiveConversationMessage): void {
+    this.pubsub.publish(`conversation:${conversationId}`, message);
+  }
+
+  subscribeConversation(conversationId: string): AsyncIterable<LiveConversationMessage> {
+    return this.pubsub.subscribe(`conversation:${conversationId}`);
+  }
+
+  publishInbox(scenarioId: string, update: LiveInboxUpdate): void {
+    this.pubsub.publish(`inbox:${scenarioId}`, update);
+  }
+
+  subscribeInbox(scenarioId: string): AsyncIterable<LiveInboxUpdate> {
+    return this.pubsub.subscribe(`inbox:${scenarioId}`);
   }
 }

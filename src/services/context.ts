@@ -4,6 +4,8 @@ import type { EventBus } from "../events/bus.ts";
 import type { Principal } from "../auth/scopes.ts";
 import type { RateLimits } from "./rate-limit.ts";
 import type { JobRunner } from "../jobs/runner.ts";
+import type { Logger } from "pino";
+import type { Responder } from "../ai/responder.ts";
 
 /** What services are built from once per process. */
 export interface Runtime {
@@ -16,6 +18,9 @@ export interface Runtime {
   clock: () => Date;
   /** Durable background jobs: services enqueue here (inside their transaction). */
   jobs: JobRunner;
+  /** Writes the assistant's replies (knowledge base by default, an LLM when configured). */
+  responder: Responder;
+  log: Logger;
 }
 
 /** What every service call gets: the runtime, the caller, and per-request loaders. */

@@ -3,6 +3,10 @@ import type { App } from "../../src/app.ts";
 import { createServiceContext } from "../../src/services/context.ts";
 import { createKey, createScenarioToken } from "../../src/services/credentials.ts";
 import { createScenario, createTeamMember } from "../../src/services/workspaces.ts";
+import { createArticle } from "../../src/services/articles.ts";
+import { publishArticle } from "../../src/services/article-versions.ts";
+import { retrainKnowledgeBase } from "../../src/services/knowledge-base.ts";
+import { appendEvent, insertConversation, type NewConversation } from "../../src/services/conversation-log.ts";
 
 /**
  * Builds a tenant for one test through the same services the CLI uses:
@@ -41,18 +45,47 @@ export function seed(app: App) {
         const s = await createScenario(ctx(), { workspaceId, name });
         return tenant(workspaceId, s.id);
       },
-      /** A conversation with messages, written straight to the database (the chat flow comes later). */
-      async conversation(messages: { author: "visitor" | "ai_assistant" | "human_operator"; content: string }[] = []) {
+      /**
+       * Published articles, trained into the answer index (through the article and retrain
+       * services; waits for the retrain job). Answers the article ids in order.
+       */
+      async knowledgeBase(articles: { title: string; content: string; tags?: string[] }[]) {
+        const ids: number[] = [];
+        const c = createServiceContext(app.runtime, SYSTEM);
+        for (const a of articles) {
+          const row = await createArticle(c, { content: a.content, title: a.title, tags: a.tags }, scenarioId);
+          await publishArticle(c, row.id, scenarioId);
+          ids.push(row.id);
+        }
+        const { job } = await retrainKnowledgeBase(c, scenarioId);
+        for (let i = 0; i < 400; i++) {
+          const row = await app.runtime.db.job.findUnique({ where: { id: job.id } });
+          if (row?.status === "succeeded") return ids;
+          if (row?.status === "failed") throw new Error(`retrain failed: ${row.lastError}`);
+          await new Promise((r) => setTimeout(r, 25));
+        }
+        throw new Error("retrain did not finish in 10 s");
+      },
+      /**
+       * A conversation with messages, written through the conversation log (numbers, summaries)
+       * without the chat flow: no replies, no jobs, no analysis.
+       */
+      async conversation(
+        messages: { author: "visitor" | "ai_assistant" | "human_operator"; content: string }[] = [],
+        fields: Partial<NewConversation> & { at?: Date } = {},
+      ) {
         const db = app.runtime.db;
-        const ord = (await db.conversation.count({ where: { scenarioId } })) + 1;
-        return db.conversation.create({
-          data: {
-            scenarioId,
-            ord,
-            title: `Conversation ${ord}`,
-            events: { create: messages.map((m, i) => ({ ord: i + 1, author: m.author, content: m.content })) },
-          },
-          include: { events: true },
+        const at = fields.at ?? new Date();
+        return db.$transaction(async (tx) => {
+          let conversation = await insertConversation(tx, { source: "api", ...fields, scenarioId }, at);
+          if (!fields.title) conversation = await tx.conversation.update({ where: { id: conversation.id }, data: { title: `Conversation ${conversation.ord}` } });
+          const events = [];
+          for (const m of messages) {
+            const r = await appendEvent(tx, conversation.id, m, at);
+            conversation = r.conversation;
+            events.push(r.event);
+          }
+          return { ...conversation, events };
         });
       },
     };

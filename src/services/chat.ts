@@ -1,0 +1,273 @@
+import { randomUUID } from "node:crypto";
+import { SYSTEM } from "../auth/scopes.ts";
+import { analyzeConversation } from "../ai/analysis.ts";
+import { DONT_KNOW } from "../ai/kb-responder.ts";
+import type { ResponderReply } from "../ai/responder.ts";
+import type { EventView } from "../events/live.ts";
+import { notFound } from "../errors.ts";
+import { retrievePassages } from "./answer-retrieval.ts";
+import { loadChatbotSettings } from "./chatbot-settings.ts";
+import { createServiceContext, type Runtime, type ServiceContext } from "./context.ts";
+import {
+  appendEvent,
+  CHAT_TX,
+  insertConversation,
+  publishEvents,
+  recordMessageEvent,
+  type NewConversation,
+  type NewEvent,
+} from "./conversation-log.ts";
+import type { ConversationRow } from "./conversation-view.ts";
+
+// The chat flow every visitor-facing transport shares (site-key API, POST /chat, GraphQL):
+// store the visitor's message first (it is never lost), then let the responder answer the
+// messages nobody has answered yet, either inline (when the caller needs the reply in its
+// response) or as a durable job (the reply arrives over subscriptions and the messages route).
+
+export const REPLY_JOB = "chat.reply";
+
+export const RESPONDER_FAILED = "Sorry, I can't answer right now. Please try again in a moment.";
+
+/** How a caller wants the reply: in its response, later (job), or not at all. */
+export type ReplyMode = "inline" | "job" | "none";
+
+export interface VisitorMessage {
+  content: string;
+  clientMetadata?: Record<string, unknown> | null;
+  messageContext?: string | null;
+  attachments?: NewEvent["attachments"];
+}
+
+export interface StartConversation extends NewConversation {
+  workspaceId: string;
+  /** Post the greeting as the first, is_welcome message. */
+  welcome: boolean;
+}
+
+/** Plain text of the greeting HTML the settings keep. */
+export function htmlToText(html: string): string {
+  return html
+    .replace(/<br\s*\/?>/gi, "\n")
+    .replace(/<\/p>\s*<p[^>]*>/gi, "\n\n")
+    .replace(/<[^>]+>/g, "")
+    .replace(/&nbsp;/g, " ")
+    .replace(/&lt;/g, "<")
+    .replace(/&gt;/g, ">")
+    .replace(/&quot;/g, '"')
+    .replace(/&#39;/g, "'")
+    .replace(/&amp;/g, "&")
+    .trim();
+}
+
+/** Creates a conversation (with the greeting when asked) and, when given, the visitor's first message. */
+export async function startConversation(
+  ctx: ServiceContext,
+  input: StartConversation,
+  first: VisitorMessage | null,
+  mode: ReplyMode,
+): Promise<{ conversation: ConversationRow; welcome: EventView | null; message: EventView | null; reply: EventView | null }> {
+  const now = ctx.clock();
+  const greeting = input.welcome ? htmlToText((await loadChatbotSettings(ctx, input.scenarioId)).greeting) : "";
+  const result = await ctx.db.$transaction(async (tx) => {
+    let conversation = await insertConversation(tx, input, now);
+    const events = [];
+    const domain = [];
+    if (greeting) {
+      const w = await appendEvent(tx, conversation.id, { author: "ai_assistant", content: greeting, isWelcome: true }, now);
+      conversation = w.conversation;
+      events.push(w.event);
+    }
+    if (first) {
+      const m = await appendEvent(tx, conversation.id, visitorEvent(first), now);
+      conversation = m.conversation;
+      events.push(m.event);
+      domain.push(await recordMessageEvent(ctx, tx, input.workspaceId, conversation, m.event));
+      if (mode === "job") await enqueueReply(ctx, tx, input.workspaceId, conversation);
+    }
+    domain.push(
+      await ctx.events.record(tx, {
+        workspaceId: input.workspaceId,
+        scenarioId: input.scenarioId,
+        type: "conversation.created",
+        payload: { conversationId: conversation.id, ord: conversation.ord, source: conversation.source },
+      }),
+    );
+    return { conversation, events, domain };
+  }, CHAT_TX);
+  const views = publishEvents(ctx, result.conversation, result.events, "created", result.domain);
+  if (mode === "job" && first) ctx.jobs.wake();
+  const welcome = greeting ? views[0]! : null;
+  const message = first ? views[views.length - 1]! : null;
+  const reply = first && mode === "inline" ? await answerAndAnalyze(ctx, result.conversation.id) : null;
+  return { conversation: result.conversation, welcome, message, reply };
+}
+
+function visitorEvent(m: VisitorMessage): NewEvent {
+  return {
+    author: "visitor",
+    content: m.content,
+    clientMetadata: m.clientMetadata ?? null,
+    messageContext: m.messageContext ?? null,
+    attachments: m.attachments,
+  };
+}
+
+async function enqueueReply(ctx: ServiceContext, tx: Parameters<ServiceContext["jobs"]["enqueue"]>[0], workspaceId: string, c: ConversationRow) {
+  await ctx.jobs.enqueue(tx, {
+    kind: REPLY_JOB,
+    workspaceId,
+    scenarioId: c.scenarioId,
+    payload: { conversationId: c.id },
+    maxAttempts: 3,
+  });
+}
+
+/**
+ * Stores a visitor message in an existing conversation. `reopen` (site-key API, GraphQL) reopens a
+ * resolved or terminated conversation.
+ */
+export async function postVisitorMessage(
+  ctx: ServiceContext,
+  workspaceId: string,
+  conversationId: string,
+  message: VisitorMessage,
+  options: { mode: ReplyMode; reopen: boolean },
+): Promise<{ conversation: ConversationRow; message: EventView; reply: EventView | null }> {
+  const now = ctx.clock();
+  const result = await ctx.db.$transaction(async (tx) => {
+    if (options.reopen) {
+      await tx.conversation.updateMany({
+        where: { id: conversationId, OR: [{ resolutionStatus: "resolved" }, { terminated: true }] },
+        data: { resolutionStatus: "open", terminated: false },
+      });
+    }
+    const { event, conversation } = await appendEvent(tx, conversationId, visitorEvent(message), now);
+    const domain = await recordMessageEvent(ctx, tx, workspaceId, conversation, event);
+    if (options.mode === "job") await enqueueReply(ctx, tx, workspaceId, conversation);
+    return { event, conversation, domain };
+  }, CHAT_TX);
+  const [view] = publishEvents(ctx, result.conversation, [result.event], "message", [result.domain]);
+  if (options.mode === "job") ctx.jobs.wake();
+  const reply = options.mode === "inline" ? await answerAndAnalyze(ctx, conversationId) : null;
+  return { conversation: result.conversation, message: view!, reply };
+}
+
+/** Thrown inside the reply transaction when someone answered meanwhile: rolls back, ord returned. */
+class AlreadyAnswered extends Error {}
+
+/** The assistant's answer to the visitor messages nobody has answered yet, then the analysis. */
+export async function answerAndAnalyze(ctx: ServiceContext, conversationId: string): Promise<EventView | null> {
+  const reply = await answer(ctx, conversationId);
+  try {
+    await analyzeConversation(ctx, conversationId);
+  } catch (err) {
+    ctx.log.error({ err, conversationId }, "conversation analysis failed");
+  }
+  return reply;
+}
+
+/**
+ * Answers the trailing visitor messages (several sent quickly get one answer). Silent while humans
+ * hold the conversation. A responder failure becomes a graceful message and an error log line.
+ */
+export async function answer(ctx: ServiceContext, conversationId: string): Promise<EventView | null> {
+  const conv = await ctx.db.conversation.findUnique({
+    where: { id: conversationId },
+    include: {
+      scenario: { select: { workspaceId: true } },
+      events: { where: { type: "message" }, orderBy: { ord: "desc" }, take: 20 },
+    },
+  });
+  if (!conv) throw notFound("Conversation");
+  if (conv.status === "human_active") return null;
+  const history = [...conv.events].reverse();
+  const lastAnswer = history.findLastIndex((e) => e.author !== "visitor");
+  const unanswered = history.slice(lastAnswer + 1);
+  if (!unanswered.length) return null;
+  const lastVisitorOrd = unanswered[unanswered.length - 1]!.ord;
+  const question = unanswered.map((e) => e.content).join("\n");
+  const messageContext = unanswered.map((e) => e.messageContext).filter(Boolean).join("\n") || null;
+
+  const [settings, widget] = await Promise.all([
+    loadChatbotSettings(ctx, conv.scenarioId),
+    ctx.db.widgetConfiguration.findUnique({ where: { scenarioId: conv.scenarioId }, select: { streamingActive: true } }),
+  ]);
+  const streaming = widget?.streamingActive ?? true;
+  const streamId = randomUUID();
+  let index = 0;
+  let reply: ResponderReply;
+  let failed = false;
+  try {
+    const passages = await retrievePassages(ctx, conv.scenarioId, question);
+    reply = await ctx.responder.reply({
+      scenarioId: conv.scenarioId,
+      conversationId,
+      settings,
+      history: history.slice(0, lastAnswer + 1).map((e) => ({ author: e.author, content: e.content })),
+      question,
+      messageContext,
+      metadata: (conv.clientMetadata as Record<string, unknown> | null) ?? null,
+      language: conv.mostFrequentLanguage,
+      passages,
+      onChunk: streaming
+        ? (delta) =>
+            ctx.events.publishConversation(conversationId, {
+              kind: "chunk",
+              conversation_id: conversationId,
+              stream_id: streamId,
+              index: index++,
+              delta,
+            })
+        : undefined,
+    });
+  } catch (err) {
+    ctx.log.error({ err, conversationId, responder: ctx.responder.name }, "responder failed");
+    failed = true;
+    reply = { content: RESPONDER_FAILED, sources: [], answered: false };
+  }
+
+  const now = ctx.clock();
+  try {
+    const result = await ctx.db.$transaction(async (tx) => {
+      const { event, conversation } = await appendEvent(
+        tx,
+        conversationId,
+        {
+          author: "ai_assistant",
+          content: reply.content,
+          sourcesGenerated: reply.sources,
+          messageInsights: {
+            responder: ctx.responder.name,
+            answered: reply.answered,
+            in_reply_to: unanswered.map((e) => e.ord),
+            ...(failed ? { error: "responder_failed" } : {}),
+            ...(streaming && index > 0 ? { stream_id: streamId } : {}),
+          },
+        },
+        now,
+      );
+      // The conversation row is now locked: did a human take over, or someone answer, meanwhile?
+      if (conversation.status === "human_active") throw new AlreadyAnswered();
+      const answeredMeanwhile = await tx.conversationEvent.count({
+        where: { conversationId, type: "message", author: { not: "visitor" }, ord: { gt: lastVisitorOrd, lt: event.ord } },
+      });
+      if (answeredMeanwhile) throw new AlreadyAnswered();
+      const domain = await recordMessageEvent(ctx, tx, conv.scenario.workspaceId, conversation, event);
+      return { event, conversation, domain };
+    }, CHAT_TX);
+    return publishEvents(ctx, result.conversation, [result.event], "message", [result.domain])[0]!;
+  } catch (err) {
+    if (err instanceof AlreadyAnswered) return null;
+    throw err;
+  }
+}
+
+export { DONT_KNOW };
+
+/** The durable reply job (site-key messages, GraphQL): survives restarts, retried on failure. */
+export function registerChatJobs(runtime: Runtime): void {
+  runtime.jobs.registerHandler(REPLY_JOB, async (job) => {
+    const { conversationId } = job.payload as { conversationId: string };
+    await answerAndAnalyze(createServiceContext(runtime, SYSTEM), conversationId);
+  });
+}
