@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
+import cors from "@fastify/cors";
 import pino, { type Logger } from "pino";
 import type { Config } from "./config.ts";
 import { loadSecret } from "./auth/secret.ts";
@@ -16,12 +17,13 @@ import { quickchatGroup } from "./rest/quickchat/index.ts";
 import { quincerGroup } from "./rest/quincer/index.ts";
 import { sitechatGroup } from "./rest/sitechat/index.ts";
 import { registerFileRoutes } from "./rest/files.ts";
+import { browserCors } from "./rest/cors.ts";
 import type { Runtime } from "./services/context.ts";
 import { JobRunner } from "./jobs/runner.ts";
 import { registerKnowledgeBaseJobs } from "./services/knowledge-base.ts";
 import { RateLimits } from "./services/rate-limit.ts";
 import { registerChatJobs } from "./services/chat.ts";
-import { createResponder } from "./ai/index.ts";
+import { createAnalyzer, createResponder } from "./ai/index.ts";
 
 export const VERSION = "0.1.0";
 export const ROUTE_GROUPS: RouteGroup[] = [quickchatGroup, quincerGroup, sitechatGroup];
@@ -60,6 +62,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     clock,
     jobs: new JobRunner({ db: database.prisma, provider: database.provider, clock, log }, config.jobs),
     responder: createResponder(config),
+    analyzer: createAnalyzer(config),
     log,
   };
   registerKnowledgeBaseJobs(runtime);
@@ -82,6 +85,8 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   http.addHook("onRequest", async (req, reply) => {
     reply.header("x-request-id", req.id);
   });
+
+  await http.register(cors, browserCors(config));
 
   // Outside the route groups (GraphQL's body parsing, unknown paths): the path's dialect.
   useDialectErrors(http);
@@ -106,7 +111,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   });
 
   for (const group of ROUTE_GROUPS) {
-    await http.register(async (scope) => registerGroup(scope, runtime, group));
+    await http.register(async (scope) => registerGroup(scope, runtime, group, config));
   }
   const openapi = buildOpenApi(ROUTE_GROUPS, VERSION);
   http.get("/openapi.json", async () => openapi);

@@ -7,7 +7,7 @@ import { loadConfig, type Config } from "./config.ts";
 import { SYSTEM, TOKEN_SCOPES } from "./auth/scopes.ts";
 import { AppError } from "./errors.ts";
 import pino from "pino";
-import { createResponder } from "./ai/index.ts";
+import { createAnalyzer, createResponder } from "./ai/index.ts";
 import type { Database } from "./db/client.ts";
 import type { MigrateResult } from "./db/migrate.ts";
 import type { ServiceContext } from "./services/context.ts";
@@ -309,6 +309,7 @@ async function main(argv: string[]): Promise<number> {
         // Never started here: the CLI only enqueues; a running server works the jobs off.
         jobs: new (await import("./jobs/runner.ts")).JobRunner({ db: database.prisma, provider: database.provider, clock: () => new Date() }),
         responder: createResponder(config),
+        analyzer: createAnalyzer(config),
         log: pino({ level: "silent" }),
       },
       SYSTEM,

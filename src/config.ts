@@ -21,7 +21,34 @@ const EnvSchema = z.object({
   INTROSPECTION: bool.optional(),
   TRUST_PROXY: bool.default(false),
   WS_CONNECTION_INIT_TIMEOUT_MS: z.coerce.number().int().min(100).default(3000),
+  CORS_ORIGINS: z
+    .string()
+    .default("*")
+    .transform((v) => v.split(",").map((o) => o.trim()).filter(Boolean))
+    .refine((list) => list.every((o) => o === "*" || /^https?:\/\/[^\s/?#]+$/.test(o)), "CORS_ORIGINS must be * or comma-separated origins like https://shop.example.com")
+    .transform((list): "*" | string[] => (list.length === 0 || list.includes("*") ? "*" : list)),
+  ATTACHMENT_MAX_FILE_BYTES: z.coerce.number().int().min(1).default(10 * 1024 * 1024),
+  ATTACHMENT_MAX_FILES: z.coerce.number().int().min(1).max(50).default(5),
+  LLM_BASE_URL: z
+    .string()
+    .regex(/^https?:\/\/[^\s]+$/, "LLM_BASE_URL must be an http(s):// URL, e.g. http://127.0.0.1:8080/v1")
+    .optional(),
+  LLM_API_KEY: z.string().optional(),
+  LLM_MODEL: z.string().min(1).optional(),
+  LLM_TIMEOUT_MS: z.coerce.number().int().min(100).default(30_000),
+}).refine((e) => !e.LLM_BASE_URL || e.LLM_MODEL, {
+  path: ["LLM_MODEL"],
+  message: "required when LLM_BASE_URL is set",
 });
+
+/** An OpenAI-compatible chat-completions endpoint (replies and analysis); absent: no LLM. */
+export interface LlmConfig {
+  /** Base URL up to the version, e.g. http://127.0.0.1:8080/v1 (POST {baseUrl}/chat/completions). */
+  baseUrl: string;
+  apiKey?: string;
+  model: string;
+  timeoutMs: number;
+}
 
 export interface Config {
   port: number;
@@ -37,6 +64,12 @@ export interface Config {
   introspection: boolean;
   trustProxy: boolean;
   wsConnectionInitTimeoutMs: number;
+  /** Origins allowed to call the site-key routes and /graphql from browsers ("*": any). */
+  corsOrigins: "*" | string[];
+  /** Visitor file attachments: bytes per file and files per message. */
+  attachments: { maxFileBytes: number; maxFiles: number };
+  /** The LLM for replies and analysis (LLM_* variables); null: the knowledge-base responder and rule-based analysis. */
+  llm: LlmConfig | null;
   /** Tests pin time; everything else reads the wall clock. */
   clock?: () => Date;
   /** Job runner timings (lease, poll, backoff…); tests shorten them. */
@@ -64,5 +97,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     introspection: e.INTROSPECTION ?? dev,
     trustProxy: e.TRUST_PROXY,
     wsConnectionInitTimeoutMs: e.WS_CONNECTION_INIT_TIMEOUT_MS,
+    corsOrigins: e.CORS_ORIGINS,
+    attachments: { maxFileBytes: e.ATTACHMENT_MAX_FILE_BYTES, maxFiles: e.ATTACHMENT_MAX_FILES },
+    llm: e.LLM_BASE_URL
+      ? { baseUrl: e.LLM_BASE_URL.replace(/\/+$/, ""), apiKey: e.LLM_API_KEY, model: e.LLM_MODEL!, timeoutMs: e.LLM_TIMEOUT_MS }
+      : null,
   };
 }

@@ -549,12 +549,13 @@ describe("authentication", () => {
     expect(r.body.data ?? null).toBeNull();
   });
 
-  it("a widget key (not a GraphQL credential) is a 401", async () => {
+  it("a widget key reaches visitor operations only: operator fields are PERMISSION_DENIED", async () => {
     const t = await seed(server.app).workspace("Widget caller");
     const widget = await t.widgetKey();
     const r = await gql("{ viewer { kind } }", { auth: widget.secret });
-    expect(r.status).toBe(401);
     expect(errorCodes(r.body)).toEqual(["PERMISSION_DENIED"]);
+    expect(r.body.errors![0]!.message).toBe("A widget key can only be used for visitor operations");
+    expect(r.body.data ?? null).toBeNull();
   });
 
   it("an expired token is a 401", async () => {

@@ -32,7 +32,9 @@ export class KnowledgeBaseResponder implements Responder {
       used = good.slice(0, length === 1 ? 2 : 3);
       content = used.map((p) => p.text).join("\n\n");
     }
-    if (input.onChunk) for (const piece of content.match(/\S+\s*/g) ?? [content]) input.onChunk(piece);
+    // The text is ready at once; stream it in sentence-sized pieces so widgets render it the same
+    // way as an LLM's stream (and a long answer stays far below the pubsub's queue bound).
+    if (input.onChunk) for (const piece of content.match(/[^.!?\n]+[.!?\n]*\s*|[.!?\n]+\s*/g) ?? [content]) input.onChunk(piece);
     return { content, sources: sourcesOf(used), answered: true };
   }
 }

@@ -4,16 +4,17 @@ import RelayPlugin from "@pothos/plugin-relay";
 import ScopeAuthPlugin from "@pothos/plugin-scope-auth";
 import type PrismaTypes from "../generated/pothos-types.ts";
 import { getDatamodel } from "../generated/pothos-types.ts";
-import { unauthenticated } from "../errors.ts";
+import { forbidden, unauthenticated } from "../errors.ts";
 import type { ServiceContext } from "../services/context.ts";
 
-export type GraphQLContext = ServiceContext & { requestId: string };
+export type GraphQLContext = ServiceContext & { requestId: string; clientIp: string };
 
 // Configuration only; each area's file holds its types, queries, mutations and subscriptions.
 export const builder = new SchemaBuilder<{
   Context: GraphQLContext;
   PrismaTypes: PrismaTypes;
-  AuthScopes: { authenticated: boolean };
+  /** authenticated: an operator credential (token, developer key); visitor: a widget key. */
+  AuthScopes: { authenticated: boolean; visitor: boolean };
   Scalars: {
     DateTime: { Input: Date; Output: Date };
     JSON: { Input: unknown; Output: unknown };
@@ -34,8 +35,16 @@ export const builder = new SchemaBuilder<{
     nodesOnConnection: true,
   },
   scopeAuth: {
-    authScopes: async (ctx) => ({ authenticated: ctx.principal !== null }),
-    unauthorizedError: () => unauthenticated("Missing credential"),
+    // A widget key is public: it reaches only the fields marked for visitors.
+    authScopes: async (ctx) => ({
+      authenticated: ctx.principal !== null && ctx.principal.kind !== "widget",
+      visitor: ctx.principal?.kind === "widget",
+    }),
+    unauthorizedError: (_parent, ctx) => {
+      if (!ctx.principal) return unauthenticated("Missing credential");
+      if (ctx.principal.kind === "widget") return forbidden("A widget key can only be used for visitor operations");
+      return forbidden("Visitor operations need a widget key");
+    },
     authorizeOnSubscribe: true,
   },
 });

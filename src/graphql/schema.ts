@@ -9,5 +9,9 @@ import "./ai-actions.ts";
 import "./chatbot-settings.ts";
 import "./widget.ts";
 import "./articles.ts";
+import "./conversations.ts";
+import "./live-chat.ts";
+import "./visitor-chat.ts";
+import "./conversation-metadata.ts";
 
 export const schema = lexicographicSortSchema(builder.toSchema());

@@ -31,7 +31,7 @@ builder.prismaObject("Scenario", {
   }),
 });
 
-builder.prismaObject("TeamMember", {
+export const TeamMemberRef = builder.prismaObject("TeamMember", {
   fields: (t) => ({
     id: t.exposeID("id"),
     name: t.exposeString("name"),

@@ -11,13 +11,13 @@ import { AppError, toAppError } from "../errors.ts";
 import type { Principal } from "../auth/scopes.ts";
 import { authenticate } from "../services/access.ts";
 import { createServiceContext, type Runtime } from "../services/context.ts";
-import { POLICIES, developerLimitMessage, type Policy } from "../services/rate-limit.ts";
+import { POLICIES, developerLimitMessage, siteKeyPolicy, type Policy } from "../services/rate-limit.ts";
 import { rateLimitHeaders } from "../rest/http.ts";
 import type { GraphQLContext } from "./builder.ts";
 import { schema } from "./schema.ts";
 
-/** Credentials GraphQL accepts. Widget keys get their visitor operations in a later issue. */
-const GRAPHQL_CREDENTIALS = ["scenario_token", "developer"] as const;
+/** Credentials GraphQL accepts. Widget keys reach only the visitor operations (authScopes `visitor`). */
+const GRAPHQL_CREDENTIALS = ["scenario_token", "developer", "widget"] as const;
 
 interface ServerContext {
   req?: FastifyRequest;
@@ -57,6 +57,10 @@ function budgetFor(principal: Principal | null, op: "query" | "mutation" | "subs
       key: principal.credentialId,
       message: developerLimitMessage(write ? "write" : "read"),
     };
+  }
+  // A widget key is public: its budget is per visitor address, as on the site-key routes.
+  if (principal.kind === "widget") {
+    return { policy: siteKeyPolicy("graphql", 60), key: `${principal.credentialId}:${ip}`, message: () => "Rate limit exceeded. Please try again later." };
   }
   const policy: Policy = write ? POLICIES.quickchatWrite : POLICIES.quickchatRead;
   return { policy, key: `${principal.credentialId}:graphql ${write ? "mutation" : "query"}` };
@@ -129,6 +133,8 @@ export function createGraphQL(config: Config, runtime: Runtime, log: Logger): Yo
   return createYoga<ServerContext, GraphQLContext>({
     schema,
     graphqlEndpoint: "/graphql",
+    // CORS is answered by @fastify/cors (src/rest/cors.ts): one policy for the site-key routes and GraphQL.
+    cors: false,
     logging: log,
     landingPage: false,
     graphiql: config.graphiql ? { title: "Parley GraphQL", subscriptionsProtocol: "WS" } : false,

@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import type { Runtime } from "../services/context.ts";
+import { notFound } from "../errors.ts";
 import { getFile } from "../services/files.ts";
 
 const HOST = /^(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?$/;
@@ -16,13 +17,15 @@ export function publicBaseUrl(req: FastifyRequest): string {
 }
 
 /**
- * GET /files/:id: the bytes Parley stores (widget images), public like any image on a website.
+ * GET /files/:id: widget images, public like any image on a website (never attachments).
  * A file's id changes whenever its content does, so responses are cacheable forever; not rate
  * limited, since every page view of a widget fetches them and caches answer with 304.
  */
 export function registerFileRoutes(app: FastifyInstance, runtime: Runtime) {
   app.get<{ Params: { id: string } }>("/files/:id", async (req, reply) => {
     const file = await getFile(runtime, req.params.id);
+    // Visitors' attachments are private to their conversation (served by the site-key routes).
+    if (file.purpose !== "widget_image") throw notFound("File");
     const etag = `"${file.sha256}"`;
     reply
       .header("etag", etag)

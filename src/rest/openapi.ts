@@ -28,11 +28,14 @@ export function buildOpenApi(groups: { dialect: Dialect; routes: RouteDef[] }[],
   for (const { dialect, routes } of groups) {
     for (const route of routes) {
       const path = route.path.replace(/:([A-Za-z_]+)/g, "{$1}");
-      const sec = route.auth.includes("widget")
-        ? [{ siteKey: [] }, { siteKeyHeader: [] }]
-        : route.auth.includes("developer")
-          ? [{ developerKey: [] }]
-          : [{ scenarioToken: [] }];
+      // A credential in the body (POST /chat's api_key) is no security scheme: the body documents it.
+      const sec = route.credentialFrom
+        ? []
+        : route.auth.includes("widget")
+          ? [{ siteKey: [] }, { siteKeyHeader: [] }]
+          : route.auth.includes("developer")
+            ? [{ developerKey: [] }]
+            : [{ scenarioToken: [] }];
       (paths[path] ??= {})[route.method.toLowerCase()] = {
         tags: [dialect.tag],
         summary: route.summary,

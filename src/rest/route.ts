@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { z } from "zod";
+import type { Config } from "../config.ts";
 import type { CredentialKind, Principal } from "../auth/scopes.ts";
 import { AppError, unauthenticated, type RateLimitInfo } from "../errors.ts";
 import { authenticate } from "../services/access.ts";
@@ -17,6 +18,8 @@ export interface RouteDef {
   summary: string;
   /** Which credentials the route accepts; the secret travels as a Bearer token (or X-Site-Key). */
   auth: readonly CredentialKind[];
+  /** Where the secret is instead of the headers (POST /chat takes its api_key in the body). */
+  credentialFrom?: (req: FastifyRequest) => string | undefined;
   /** The budget this request spends, given the caller. */
   rateLimit: (principal: Principal, req: FastifyRequest) => { policy: Policy; key: string; message?: (i: RateLimitInfo) => string };
   params?: z.ZodType;
@@ -40,6 +43,8 @@ export interface Dialect {
 export interface RouteGroup {
   dialect: Dialect;
   routes: RouteDef[];
+  /** Plugins the group's routes need (body parsers, settings), registered in its scope first. */
+  setup?: (app: FastifyInstance, config: Config) => Promise<void>;
 }
 
 export function presentedSecret(req: FastifyRequest, allowSiteKeyHeader: boolean): string | undefined {
@@ -55,8 +60,9 @@ export function presentedSecret(req: FastifyRequest, allowSiteKeyHeader: boolean
 }
 
 /** Registers a group on an encapsulated instance, with the dialect's error rendering. */
-export function registerGroup(app: FastifyInstance, runtime: Runtime, { dialect, routes }: RouteGroup) {
+export async function registerGroup(app: FastifyInstance, runtime: Runtime, { dialect, routes, setup }: RouteGroup, config: Config) {
   useDialectErrors(app, dialect);
+  await setup?.(app, config);
   // Trailing slashes: the server ignores them, so each documented path also answers without it.
   for (const route of routes) {
     app.route({
@@ -65,7 +71,7 @@ export function registerGroup(app: FastifyInstance, runtime: Runtime, { dialect,
       bodyLimit: route.bodyLimit,
       handler: async (req, reply) => {
         const ctx = createServiceContext(runtime);
-        const secret = presentedSecret(req, route.auth.includes("widget"));
+        const secret = route.credentialFrom ? route.credentialFrom(req) : presentedSecret(req, route.auth.includes("widget"));
         ctx.principal = await authenticate(ctx, secret, route.auth);
         const limit = route.rateLimit(ctx.principal, req);
         setRateLimitHeaders(reply, await runtime.rateLimits.consume(limit.policy, limit.key, limit.message));

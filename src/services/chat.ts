@@ -98,7 +98,7 @@ export async function startConversation(
   if (mode === "job" && first) ctx.jobs.wake();
   const welcome = greeting ? views[0]! : null;
   const message = first ? views[views.length - 1]! : null;
-  const reply = first && mode === "inline" ? await answerAndAnalyze(ctx, result.conversation.id) : null;
+  const reply = first && mode === "inline" ? await answerAndAnalyze(ctx, result.conversation.id, input.workspaceId) : null;
   return { conversation: result.conversation, welcome, message, reply };
 }
 
@@ -135,20 +135,14 @@ export async function postVisitorMessage(
 ): Promise<{ conversation: ConversationRow; message: EventView; reply: EventView | null }> {
   const now = ctx.clock();
   const result = await ctx.db.$transaction(async (tx) => {
-    if (options.reopen) {
-      await tx.conversation.updateMany({
-        where: { id: conversationId, OR: [{ resolutionStatus: "resolved" }, { terminated: true }] },
-        data: { resolutionStatus: "open", terminated: false },
-      });
-    }
-    const { event, conversation } = await appendEvent(tx, conversationId, visitorEvent(message), now);
+    const { event, conversation } = await appendEvent(tx, conversationId, { ...visitorEvent(message), reopen: options.reopen }, now);
     const domain = await recordMessageEvent(ctx, tx, workspaceId, conversation, event);
     if (options.mode === "job") await enqueueReply(ctx, tx, workspaceId, conversation);
     return { event, conversation, domain };
   }, CHAT_TX);
   const [view] = publishEvents(ctx, result.conversation, [result.event], "message", [result.domain]);
   if (options.mode === "job") ctx.jobs.wake();
-  const reply = options.mode === "inline" ? await answerAndAnalyze(ctx, conversationId) : null;
+  const reply = options.mode === "inline" ? await answerAndAnalyze(ctx, conversationId, workspaceId) : null;
   return { conversation: result.conversation, message: view!, reply };
 }
 
@@ -156,8 +150,8 @@ export async function postVisitorMessage(
 class AlreadyAnswered extends Error {}
 
 /** The assistant's answer to the visitor messages nobody has answered yet, then the analysis. */
-export async function answerAndAnalyze(ctx: ServiceContext, conversationId: string): Promise<EventView | null> {
-  const reply = await answer(ctx, conversationId);
+export async function answerAndAnalyze(ctx: ServiceContext, conversationId: string, workspaceId?: string): Promise<EventView | null> {
+  const reply = await answer(ctx, conversationId, workspaceId);
   try {
     await analyzeConversation(ctx, conversationId);
   } catch (err) {
@@ -170,15 +164,13 @@ export async function answerAndAnalyze(ctx: ServiceContext, conversationId: stri
  * Answers the trailing visitor messages (several sent quickly get one answer). Silent while humans
  * hold the conversation. A responder failure becomes a graceful message and an error log line.
  */
-export async function answer(ctx: ServiceContext, conversationId: string): Promise<EventView | null> {
+export async function answer(ctx: ServiceContext, conversationId: string, knownWorkspaceId?: string): Promise<EventView | null> {
   const conv = await ctx.db.conversation.findUnique({
     where: { id: conversationId },
-    include: {
-      scenario: { select: { workspaceId: true } },
-      events: { where: { type: "message" }, orderBy: { ord: "desc" }, take: 20 },
-    },
+    include: { events: { where: { type: "message" }, orderBy: { ord: "desc" }, take: 20 } },
   });
   if (!conv) throw notFound("Conversation");
+  const workspaceId = knownWorkspaceId ?? (await ctx.loaders.scenario.load(conv.scenarioId))!.workspaceId;
   if (conv.status === "human_active") return null;
   const history = [...conv.events].reverse();
   const lastAnswer = history.findLastIndex((e) => e.author !== "visitor");
@@ -252,7 +244,7 @@ export async function answer(ctx: ServiceContext, conversationId: string): Promi
         where: { conversationId, type: "message", author: { not: "visitor" }, ord: { gt: lastVisitorOrd, lt: event.ord } },
       });
       if (answeredMeanwhile) throw new AlreadyAnswered();
-      const domain = await recordMessageEvent(ctx, tx, conv.scenario.workspaceId, conversation, event);
+      const domain = await recordMessageEvent(ctx, tx, workspaceId, conversation, event);
       return { event, conversation, domain };
     }, CHAT_TX);
     return publishEvents(ctx, result.conversation, [result.event], "message", [result.domain])[0]!;
@@ -268,6 +260,6 @@ export { DONT_KNOW };
 export function registerChatJobs(runtime: Runtime): void {
   runtime.jobs.registerHandler(REPLY_JOB, async (job) => {
     const { conversationId } = job.payload as { conversationId: string };
-    await answerAndAnalyze(createServiceContext(runtime, SYSTEM), conversationId);
+    await answerAndAnalyze(createServiceContext(runtime, SYSTEM), conversationId, job.workspaceId ?? undefined);
   });
 }

@@ -6,6 +6,7 @@ import type { RateLimits } from "./rate-limit.ts";
 import type { JobRunner } from "../jobs/runner.ts";
 import type { Logger } from "pino";
 import type { Responder } from "../ai/responder.ts";
+import type { ConversationAnalyzer } from "../ai/analyzer.ts";
 
 /** What services are built from once per process. */
 export interface Runtime {
@@ -20,6 +21,8 @@ export interface Runtime {
   jobs: JobRunner;
   /** Writes the assistant's replies (knowledge base by default, an LLM when configured). */
   responder: Responder;
+  /** Conversation analysis (rules by default, an LLM when configured). */
+  analyzer: ConversationAnalyzer;
   log: Logger;
 }
 

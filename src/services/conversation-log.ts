@@ -63,6 +63,8 @@ export interface NewEvent {
   isWelcome?: boolean;
   language?: string | null;
   attachments?: { fileId: string; filename: string; contentType: string; size: number }[];
+  /** Reopen a resolved or terminated conversation with this message (visitor replies). */
+  reopen?: boolean;
 }
 
 /**
@@ -88,8 +90,10 @@ export async function appendEvent(
             ...(e.author === "visitor" ? { lastVisitorMessageAt: now, hasUnreadMessages: true } : {}),
           }
         : {}),
+      ...(e.reopen ? { resolutionStatus: "open", terminated: false } : {}),
     },
   });
+  const attachments = e.attachments ?? [];
   const event = await tx.conversationEvent.create({
     data: {
       conversationId,
@@ -106,11 +110,12 @@ export async function appendEvent(
       isWelcome: e.isWelcome ?? false,
       language: e.language ?? null,
       createdAt: now,
-      ...(e.attachments?.length ? { attachments: { create: e.attachments } } : {}),
+      ...(attachments.length ? { attachments: { create: attachments } } : {}),
     },
-    include: { attachments: true },
+    // Reading the relation back costs a statement; only messages with files need it.
+    ...(attachments.length ? { include: { attachments: true } } : {}),
   });
-  return { event, conversation };
+  return { event: { attachments: [], ...event }, conversation };
 }
 
 /** The domain event a message leaves in the outbox (webhooks consume it in a later issue). */

@@ -56,7 +56,7 @@ export function ratingConfigurationJson(r: Row): RatingConfigurationJson {
 }
 
 /** Scenarios get their rating configuration (defaults) the first time it is asked for. */
-async function loadRatingConfiguration(db: Pick<Db, "ratingConfiguration">, scenarioId: string): Promise<Row> {
+export async function loadRatingConfiguration(db: Pick<Db, "ratingConfiguration">, scenarioId: string): Promise<Row> {
   const row = await db.ratingConfiguration.findUnique({ where: { scenarioId } });
   return (
     row ??

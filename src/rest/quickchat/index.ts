@@ -7,8 +7,9 @@ import { conversationRoutes } from "./conversations.ts";
 import { knowledgeBaseRoutes } from "./knowledge-base.ts";
 import { widgetRoutes } from "./widget.ts";
 import { ratingRoutes } from "./rating.ts";
+import { legacyChatRoutes } from "./chat.ts";
 
 export const quickchatGroup: RouteGroup = {
   dialect: quickchatDialect,
-  routes: [...chatbotSettingsRoutes, ...conversationRoutes, ...widgetRoutes, ...ratingRoutes, ...aiActionRoutes, ...knowledgeBaseRoutes, ...articlesRoutes],
+  routes: [...chatbotSettingsRoutes, ...conversationRoutes, ...widgetRoutes, ...ratingRoutes, ...aiActionRoutes, ...knowledgeBaseRoutes, ...articlesRoutes, ...legacyChatRoutes],
 };
