@@ -58,4 +58,11 @@ describe("chat flow", () => {
     const b = await startConversation(ctx(), { workspaceId: other.workspaceId, scenarioId: other.scenarioId, source: "api", welcome: false }, null, "none");
     expect([a.conversation.ord, b.conversation.ord]).toEqual([1, 2]);
   });
+
+  it.skipIf(!!process.env.TEST_DATABASE_URL)("SQLite commits without waiting for fsync (WAL, synchronous=NORMAL)", async () => {
+    const rows = await server.app.runtime.db.$queryRawUnsafe<{ synchronous: number | bigint }[]>("PRAGMA synchronous");
+    expect(Number(rows[0]!.synchronous)).toBe(1);
+    const mode = await server.app.runtime.db.$queryRawUnsafe<{ journal_mode: string }[]>("PRAGMA journal_mode");
+    expect(mode[0]!.journal_mode).toBe("wal");
+  });
 });

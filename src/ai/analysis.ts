@@ -3,6 +3,7 @@ import type { UnifiedAnalysis } from "../events/live.ts";
 import { retrievePassages, contentWords } from "../services/answer-retrieval.ts";
 import { CHAT_TX, publishConversationChange } from "../services/conversation-log.ts";
 import type { ServiceContext } from "../services/context.ts";
+import type { ConversationRow } from "../services/conversation-view.ts";
 import { MIN_COVERAGE } from "./kb-responder.ts";
 import { detectLanguage, mostFrequentLanguage } from "./language.ts";
 import { titleFrom, type AnalysisMessage } from "./analysis-rules.ts";
@@ -43,7 +44,16 @@ async function knowledgeBaseTopic(ctx: ServiceContext, scenarioId: string, visit
   return null;
 }
 
-export async function analyzeConversation(ctx: ServiceContext, conversationId: string): Promise<void> {
+/**
+ * Analyses the conversation; answers the updated row when something visible changed (else null).
+ * With publish (the default) the inbox hears about that change; the chat flow passes false after
+ * a reply, to tell the inbox once about both.
+ */
+export async function analyzeConversation(
+  ctx: ServiceContext,
+  conversationId: string,
+  options: { publish?: boolean } = {},
+): Promise<ConversationRow | null> {
   const [conv, undetected] = await Promise.all([
     ctx.db.conversation.findUnique({
       where: { id: conversationId },
@@ -56,7 +66,7 @@ export async function analyzeConversation(ctx: ServiceContext, conversationId: s
       select: { id: true, content: true },
     }),
   ]);
-  if (!conv) return;
+  if (!conv) return null;
   const messages: AnalysisMessage[] = [...conv.events].reverse().map((e) => ({
     ord: e.ord,
     author: e.author,
@@ -65,7 +75,7 @@ export async function analyzeConversation(ctx: ServiceContext, conversationId: s
     answered: isRecord(e.messageInsights) && typeof e.messageInsights.answered === "boolean" ? e.messageInsights.answered : null,
   }));
   const visitorTexts = messages.filter((m) => m.author === "visitor" && m.content.trim()).map((m) => m.content);
-  if (!visitorTexts.length && !undetected.length) return;
+  if (!visitorTexts.length && !undetected.length) return null;
 
   // Languages: only messages long enough to tell get one; the others stay null and never count.
   const detected = new Map<string, string[]>();
@@ -89,7 +99,7 @@ export async function analyzeConversation(ctx: ServiceContext, conversationId: s
   const derived = new Set(["", `Conversation ${conv.ord}`, ...visitorTexts.map((t) => titleFrom(t))]);
   const title = outcome.title && derived.has(conv.title) ? outcome.title : conv.title;
   const analysisChanged = !sameAnalysis(previous, outcome.analysis);
-  if (!detected.size && !analysisChanged && title === conv.title) return;
+  if (!detected.size && !analysisChanged && title === conv.title) return null;
 
   const updated = await ctx.db.$transaction(async (tx) => {
     let languages: { languageCounts?: Prisma.InputJsonValue; mostFrequentLanguage?: string | null } = {};
@@ -118,5 +128,7 @@ export async function analyzeConversation(ctx: ServiceContext, conversationId: s
 
   const visibleChange =
     analysisChanged || title !== conv.title || updated.mostFrequentLanguage !== conv.mostFrequentLanguage;
-  if (visibleChange) publishConversationChange(ctx, updated, "analysis");
+  if (!visibleChange) return null;
+  if (options.publish !== false) publishConversationChange(ctx, updated, "analysis");
+  return updated;
 }

@@ -6,18 +6,19 @@ import type { ResponderReply } from "../ai/responder.ts";
 import type { EventView } from "../events/live.ts";
 import { notFound } from "../errors.ts";
 import { retrievePassages } from "./answer-retrieval.ts";
-import { loadChatbotSettings } from "./chatbot-settings.ts";
+import { chatSettings } from "./chat-settings.ts";
 import { createServiceContext, type Runtime, type ServiceContext } from "./context.ts";
 import {
   appendEvent,
   CHAT_TX,
   insertConversation,
+  publishConversationChange,
   publishEvents,
   recordMessageEvent,
   type NewConversation,
   type NewEvent,
 } from "./conversation-log.ts";
-import type { ConversationRow } from "./conversation-view.ts";
+import { eventView, type ConversationRow } from "./conversation-view.ts";
 
 // The chat flow every visitor-facing transport shares (site-key API, POST /chat, GraphQL):
 // store the visitor's message first (it is never lost), then let the responder answer the
@@ -67,7 +68,7 @@ export async function startConversation(
   mode: ReplyMode,
 ): Promise<{ conversation: ConversationRow; welcome: EventView | null; message: EventView | null; reply: EventView | null }> {
   const now = ctx.clock();
-  const greeting = input.welcome ? htmlToText((await loadChatbotSettings(ctx, input.scenarioId)).greeting) : "";
+  const greeting = input.welcome ? htmlToText((await chatSettings(ctx, input.scenarioId)).settings.greeting) : "";
   const result = await ctx.db.$transaction(async (tx) => {
     let conversation = await insertConversation(tx, input, now);
     const events = [];
@@ -149,22 +150,34 @@ export async function postVisitorMessage(
 /** Thrown inside the reply transaction when someone answered meanwhile: rolls back, ord returned. */
 class AlreadyAnswered extends Error {}
 
-/** The assistant's answer to the visitor messages nobody has answered yet, then the analysis. */
+/**
+ * The assistant's answer to the visitor messages nobody has answered yet, then the analysis. The
+ * conversation's subscribers get the reply at once; the inbox hears once, after the analysis, with
+ * the conversation as both left it (one fan-out to every inbox subscriber instead of two).
+ */
 export async function answerAndAnalyze(ctx: ServiceContext, conversationId: string, workspaceId?: string): Promise<EventView | null> {
-  const reply = await answer(ctx, conversationId, workspaceId);
+  const answered = await answer(ctx, conversationId, workspaceId, { inbox: false });
+  let analysed: ConversationRow | null = null;
   try {
-    await analyzeConversation(ctx, conversationId);
+    analysed = await analyzeConversation(ctx, conversationId, { publish: false });
   } catch (err) {
     ctx.log.error({ err, conversationId }, "conversation analysis failed");
   }
-  return reply;
+  const latest = analysed ?? answered?.conversation;
+  if (latest) publishConversationChange(ctx, latest, answered ? "message" : "analysis");
+  return answered?.event ?? null;
 }
 
 /**
  * Answers the trailing visitor messages (several sent quickly get one answer). Silent while humans
  * hold the conversation. A responder failure becomes a graceful message and an error log line.
  */
-export async function answer(ctx: ServiceContext, conversationId: string, knownWorkspaceId?: string): Promise<EventView | null> {
+export async function answer(
+  ctx: ServiceContext,
+  conversationId: string,
+  knownWorkspaceId?: string,
+  options: { inbox?: boolean } = {},
+): Promise<{ event: EventView; conversation: ConversationRow } | null> {
   const conv = await ctx.db.conversation.findUnique({
     where: { id: conversationId },
     include: { events: { where: { type: "message" }, orderBy: { ord: "desc" }, take: 20 } },
@@ -180,11 +193,7 @@ export async function answer(ctx: ServiceContext, conversationId: string, knownW
   const question = unanswered.map((e) => e.content).join("\n");
   const messageContext = unanswered.map((e) => e.messageContext).filter(Boolean).join("\n") || null;
 
-  const [settings, widget] = await Promise.all([
-    loadChatbotSettings(ctx, conv.scenarioId),
-    ctx.db.widgetConfiguration.findUnique({ where: { scenarioId: conv.scenarioId }, select: { streamingActive: true } }),
-  ]);
-  const streaming = widget?.streamingActive ?? true;
+  const { settings, streaming } = await chatSettings(ctx, conv.scenarioId);
   const streamId = randomUUID();
   let index = 0;
   let reply: ResponderReply;
@@ -247,7 +256,13 @@ export async function answer(ctx: ServiceContext, conversationId: string, knownW
       const domain = await recordMessageEvent(ctx, tx, workspaceId, conversation, event);
       return { event, conversation, domain };
     }, CHAT_TX);
-    return publishEvents(ctx, result.conversation, [result.event], "message", [result.domain])[0]!;
+    if (options.inbox === false) {
+      ctx.events.publish([result.domain]);
+      const event = eventView(result.event);
+      ctx.events.publishConversation(conversationId, { kind: "event", event });
+      return { event, conversation: result.conversation };
+    }
+    return { event: publishEvents(ctx, result.conversation, [result.event], "message", [result.domain])[0]!, conversation: result.conversation };
   } catch (err) {
     if (err instanceof AlreadyAnswered) return null;
     throw err;

@@ -1,3 +1,4 @@
+import { forgetChatSettings } from "./chat-settings.ts";
 import { z } from "zod";
 import type { ServiceContext } from "./context.ts";
 import { scenarioAccess } from "./access.ts";
@@ -104,5 +105,6 @@ export async function updateChatbotSettings(ctx: ServiceContext, input: unknown,
       aiCommands: p.ai_commands,
     },
   });
+  forgetChatSettings(scenarioId);
   return chatbotSettingsJson(row);
 }

@@ -1,3 +1,4 @@
+import { forgetChatSettings } from "./chat-settings.ts";
 import { filter, map, pipe } from "graphql-yoga";
 import type { Db } from "../db/client.ts";
 import type { DomainEventRecord } from "../events/bus.ts";
@@ -66,6 +67,7 @@ export async function updateKnowledgeBase(ctx: ServiceContext, input: unknown, f
     where: { scenarioId },
     data: { oneWordDescription: p.one_word_description, shortDescription: p.short_description, aiCommands: p.ai_commands },
   });
+  forgetChatSettings(scenarioId);
   return view(ctx, scenarioId);
 }
 

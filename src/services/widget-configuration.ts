@@ -1,3 +1,4 @@
+import { forgetChatSettings } from "./chat-settings.ts";
 import { z } from "zod";
 import type { Db } from "../db/client.ts";
 import { validationError } from "../errors.ts";
@@ -283,6 +284,7 @@ export async function updateWidgetConfiguration(
       : null;
     return { row, event };
   });
+  forgetChatSettings(scenarioId);
   if (event) ctx.events.publish([event]);
   return widgetConfigurationJson(row, publicBase);
 }
