@@ -5,6 +5,8 @@
 //   npm run bench                                   (runs bench/run.ts, bench/search.ts, then this)
 //   BENCH_SUBSCRIBERS=1000 BENCH_MESSAGES=200 BENCH_GAP_MS=50 tsx bench/subscribers.ts
 //   BENCH_CPU_PROF=/tmp/prof tsx bench/subscribers.ts   (the server's V8 CPU profile, for where the time goes)
+//   BENCH_CREDENTIALS=1000 tsx bench/subscribers.ts     (subscribers spread over that many read_all tokens;
+//     default 1, one dashboard token: subscribers with one credential share each event's execution)
 // The servers (Parley on a fresh temp SQLite DATA_DIR, and the bare one) run in a child process;
 // the subscribers and the visitor run in this one, so both measurements pay the same client costs.
 // Rate limits are raised out of the way (same limiter code path). Targets: p99 ≤ 100 ms and
@@ -23,6 +25,7 @@ const SUBSCRIBERS = Number(process.env.BENCH_SUBSCRIBERS ?? 1000);
 const MESSAGES = Number(process.env.BENCH_MESSAGES ?? 200);
 const WARMUP = Number(process.env.BENCH_WARMUP_MESSAGES ?? 20);
 const GAP_MS = Number(process.env.BENCH_GAP_MS ?? 50);
+const CREDENTIALS = Math.max(1, Number(process.env.BENCH_CREDENTIALS ?? 1));
 const ROUND_TIMEOUT_MS = 10_000;
 const TARGET_P99_MS = 100;
 const TARGET_RATIO = 2;
@@ -31,7 +34,7 @@ interface Ready {
   parley: string;
   bare: string;
   widgetKey: string;
-  operatorToken: string;
+  operatorTokens: string[];
   visitorToken: string;
   scenarioId: string;
   subscription: Subscription;
@@ -63,7 +66,8 @@ async function serve() {
     { title: "Returns", content: "You can return any item within 30 days of delivery for a full refund." },
   ]);
   const widgetKey = (await tenant.widgetKey()).secret;
-  const operatorToken = (await tenant.token("read_all")).secret;
+  const operatorTokens: string[] = [];
+  for (let i = 0; i < CREDENTIALS; i++) operatorTokens.push((await tenant.token("read_all")).secret);
   const visitorToken = `bench-visitor-${Date.now()}`;
   const created = await fetch(`${parley}/api/v1/chat/conversations`, {
     method: "POST",
@@ -100,7 +104,7 @@ async function serve() {
     if (m === "stop") void shutdown();
   });
   process.on("disconnect", () => void shutdown());
-  process.send!({ parley, bare, widgetKey, operatorToken, visitorToken, scenarioId: tenant.scenarioId, subscription } satisfies Ready);
+  process.send!({ parley, bare, widgetKey, operatorTokens, visitorToken, scenarioId: tenant.scenarioId, subscription } satisfies Ready);
 }
 
 async function pickSubscription(scenarioId: string): Promise<Subscription> {
@@ -235,7 +239,7 @@ async function parleyPhase(ready: Ready): Promise<{ figures: Figures; payloadByt
       const client = createClient({
         url: wsUrl,
         webSocketImpl: WebSocket,
-        connectionParams: { Authorization: `Bearer ${ready.operatorToken}` },
+        connectionParams: { Authorization: `Bearer ${ready.operatorTokens[i % ready.operatorTokens.length]}` },
         retryAttempts: 0,
         lazy: false,
         on: { connected: () => resolve(), closed: (e) => reject(new Error(`subscriber ${i} closed: ${(e as { code?: number }).code}`)) },
@@ -314,7 +318,9 @@ async function barePhase(ready: Ready, payloadBytes: number): Promise<Figures> {
 }
 
 async function main() {
-  console.log(`Parley subscriber fan-out bench: ${SUBSCRIBERS} subscribers, ${MESSAGES} messages (${GAP_MS} ms apart), node ${process.version}`);
+  console.log(
+    `Parley subscriber fan-out bench: ${SUBSCRIBERS} subscribers (${CREDENTIALS} credential${CREDENTIALS === 1 ? "" : "s"}), ${MESSAGES} messages (${GAP_MS} ms apart), node ${process.version}`,
+  );
   const loadStart = loadavg()[0];
   console.log(`machine: ${cpus().length} cores, load average ${loadStart.toFixed(2)} now`);
   if (loadStart > cpus().length / 2) console.log("WARNING: the machine is busy; figures will be high and noisy");
@@ -355,7 +361,7 @@ async function main() {
   console.log(
     "\n" +
       JSON.stringify(
-        { subscribers: SUBSCRIBERS, messages: MESSAGES, gapMs: GAP_MS, subscription: ready.subscription.name, payloadBytes, parley, bare, ratioP99: round1(ratio), loadAverage: [round1(loadStart), round1(loadavg()[0])] },
+        { subscribers: SUBSCRIBERS, credentials: CREDENTIALS, messages: MESSAGES, gapMs: GAP_MS, subscription: ready.subscription.name, payloadBytes, parley, bare, ratioP99: round1(ratio), loadAverage: [round1(loadStart), round1(loadavg()[0])] },
         null,
         2,
       ),

@@ -1,3 +1,4 @@
+import { setMaxListeners } from "node:events";
 import { createPubSub } from "graphql-yoga";
 import type { Db } from "../db/client.ts";
 import type { LiveConversationMessage, LiveInboxUpdate } from "./live.ts";
@@ -23,11 +24,100 @@ export type LiveTopics = {
 };
 
 /**
+ * Every subscriber is a listener on its topic, and a scenario's inbox can have thousands: Node's
+ * default limit (10 per event type) would print MaxListenersExceededWarning for a normal workload.
+ */
+function unboundedEventTarget(): EventTarget {
+  const target = new EventTarget();
+  setMaxListeners(0, target);
+  return target;
+}
+
+/** Undelivered events one subscriber may have waiting (the bound yoga's Repeater had). */
+export const MAX_PENDING = 1024;
+
+/**
+ * One subscriber of a topic. pubsub.subscribe's Repeater costs several promises and objects per
+ * event and subscriber, which a 1,000-subscriber inbox pays per message; this is a plain queue.
+ * Like the Repeater it starts listening on the first next(). A subscriber that lets MAX_PENDING
+ * events pile up is ended with an error; the Repeater threw inside publish's dispatch instead, which
+ * Node reports as an uncaught exception.
+ */
+class TopicSubscription<T> implements AsyncIterableIterator<T> {
+  private readonly queue: T[] = [];
+  private waiter: { resolve: (r: IteratorResult<T>) => void; reject: (err: unknown) => void } | null = null;
+  private state: "idle" | "listening" | "done" = "idle";
+  private failure: Error | null = null;
+  private readonly listener = (event: Event) => this.push((event as CustomEvent<T>).detail);
+
+  constructor(
+    private readonly target: EventTarget,
+    private readonly topic: string,
+  ) {}
+
+  private push(value: T) {
+    if (this.state !== "listening") return;
+    const w = this.waiter;
+    if (w) {
+      this.waiter = null;
+      w.resolve({ value, done: false });
+    } else if (this.queue.length >= MAX_PENDING) {
+      this.failure = new Error(`Subscriber too slow: more than ${MAX_PENDING} undelivered events on ${this.topic.split(":")[0]}`);
+      this.queue.length = 0;
+      this.stop();
+    } else this.queue.push(value);
+  }
+
+  private stop() {
+    if (this.state === "listening") this.target.removeEventListener(this.topic, this.listener);
+    this.state = "done";
+    const w = this.waiter;
+    this.waiter = null;
+    if (w && this.failure) {
+      w.reject(this.failure);
+      this.failure = null;
+    } else w?.resolve({ value: undefined, done: true });
+  }
+
+  next(): Promise<IteratorResult<T>> {
+    if (this.state === "idle") {
+      this.state = "listening";
+      this.target.addEventListener(this.topic, this.listener);
+    }
+    if (this.queue.length) return Promise.resolve({ value: this.queue.shift()!, done: false });
+    if (this.failure) {
+      const failure = this.failure;
+      this.failure = null;
+      return Promise.reject(failure);
+    }
+    if (this.state === "done") return Promise.resolve({ value: undefined, done: true });
+    return new Promise((resolve, reject) => (this.waiter = { resolve, reject }));
+  }
+
+  return(): Promise<IteratorResult<T>> {
+    this.queue.length = 0;
+    this.stop();
+    return Promise.resolve({ value: undefined, done: true });
+  }
+
+  throw(err?: unknown): Promise<IteratorResult<T>> {
+    this.queue.length = 0;
+    this.stop();
+    return Promise.reject(err);
+  }
+
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
+}
+
+/**
  * Domain events: written to the DomainEvent table inside the caller's transaction (the outbox),
  * then published to live subscribers once that transaction has committed.
  */
 export class EventBus {
-  readonly pubsub = createPubSub<LiveTopics>();
+  private readonly target = unboundedEventTarget();
+  readonly pubsub = createPubSub<LiveTopics>({ eventTarget: this.target });
 
   async record(
     tx: Tx,
@@ -49,7 +139,7 @@ export class EventBus {
   }
 
   subscribe(workspaceId: string): AsyncIterable<DomainEventRecord> {
-    return this.pubsub.subscribe(`workspace:${workspaceId}`);
+    return new TopicSubscription(this.target, `workspace:${workspaceId}`);
   }
 
   publishConversation(conversationId: string, message: LiveConversationMessage): void {
@@ -57,7 +147,7 @@ export class EventBus {
   }
 
   subscribeConversation(conversationId: string): AsyncIterable<LiveConversationMessage> {
-    return this.pubsub.subscribe(`conversation:${conversationId}`);
+    return new TopicSubscription(this.target, `conversation:${conversationId}`);
   }
 
   publishInbox(scenarioId: string, update: LiveInboxUpdate): void {
@@ -65,6 +155,6 @@ export class EventBus {
   }
 
   subscribeInbox(scenarioId: string): AsyncIterable<LiveInboxUpdate> {
-    return this.pubsub.subscribe(`inbox:${scenarioId}`);
+    return new TopicSubscription(this.target, `inbox:${scenarioId}`);
   }
 }

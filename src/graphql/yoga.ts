@@ -15,6 +15,7 @@ import { POLICIES, developerLimitMessage, siteKeyPolicy, type Policy } from "../
 import { rateLimitHeaders } from "../rest/http.ts";
 import type { GraphQLContext } from "./builder.ts";
 import { schema } from "./schema.ts";
+import { sharedSubscriptionEvents } from "./shared-events.ts";
 
 /** Credentials GraphQL accepts. Widget keys reach only the visitor operations (authScopes `visitor`). */
 const GRAPHQL_CREDENTIALS = ["scenario_token", "developer", "widget"] as const;
@@ -151,6 +152,7 @@ export function createGraphQL(config: Config, runtime: Runtime, log: Logger): Yo
       ...(config.introspection ? [] : [useDisableIntrospection()]),
       rateLimitPlugin(runtime),
       errorPlugin(log),
+      sharedSubscriptionEvents(),
     ],
     // Execution errors are shaped by errorPlugin, which knows the request id; this catches the
     // rest (errors outside execution) the same way.

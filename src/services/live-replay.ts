@@ -23,7 +23,7 @@ export class LiveBuffer<T> {
   private readonly source: AsyncIterator<unknown>;
 
   /**
-   * Starts pulling from `source` now: a lazy pubsub iterator (yoga's Repeater) registers its
+   * Starts pulling from `source` now: a lazy bus subscription (like yoga's Repeater) registers its
    * listener on the first next(), so the subscription is in place when this returns. `pick` keeps
    * (and maps) the messages wanted.
    */
