@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SYSTEM } from "../src/auth/scopes.ts";
-import { DONT_KNOW } from "../src/ai/kb-responder.ts";
+import { DONT_KNOW, SMALL_TALK } from "../src/ai/kb-responder.ts";
 import { answer, startConversation } from "../src/services/chat.ts";
 import { createServiceContext } from "../src/services/context.ts";
 import { startServer, type TestServer } from "./helpers/server.ts";
@@ -42,6 +42,12 @@ describe("chat flow", () => {
     const r = await start("Do you sell quantum bicycles?");
     expect(r.reply).toMatchObject({ content: DONT_KNOW, sources_generated: [] });
     expect(r.reply!.message_insights).toMatchObject({ answered: false });
+  });
+
+  it("small talk without content words gets a friendly prompt, not a don't-know", async () => {
+    const r = await start("Hello!");
+    expect(r.reply).toMatchObject({ content: SMALL_TALK, sources_generated: [] });
+    expect(r.reply!.message_insights).toMatchObject({ answered: true });
   });
 
   it("answers once: a second answer for the same messages is not written", async () => {

@@ -1,7 +1,10 @@
+import { contentWords } from "../services/answer-retrieval.ts";
 import { sourcesOf, type Passage, type Responder, type ResponderInput, type ResponderReply } from "./responder.ts";
 
 /** How much of the question a passage must cover to count as an answer. */
 export const MIN_COVERAGE = 0.5;
+
+export const SMALL_TALK = "Hello! What would you like to know? Ask me anything.";
 
 export const DONT_KNOW =
   "I'm sorry, I don't have information about that. Could you rephrase your question, or ask about something else?";
@@ -20,6 +23,12 @@ export class KnowledgeBaseResponder implements Responder {
   readonly name = "knowledge_base";
 
   async reply(input: ResponderInput): Promise<ResponderReply> {
+    // "Hello!", "thanks": nothing to look up, and not a gap in the knowledge base either.
+    if (!contentWords(input.question).length) {
+      const content = SMALL_TALK;
+      input.onChunk?.(content);
+      return { content, sources: [], answered: true };
+    }
     const good = input.passages.filter((p) => p.coverage >= MIN_COVERAGE);
     if (!good.length) return { content: DONT_KNOW, sources: [], answered: false };
     const length = input.settings.replyLength;
