@@ -629,7 +629,7 @@ describe("N+1 guard", () => {
       const r = await gql(query, { auth });
       expect(r.body.errors).toBeUndefined();
       // The background job runner polls the Job table on its own schedule: not this request's work.
-      const sql = spy.mock.calls.map((c) => String(c[0])).filter((q) => !/`Job`/.test(q));
+      const sql = spy.mock.calls.map((c) => String(c[0])).filter((q) => !/[`"]Job[`"]/.test(q));
       return { count: sql.length, sql, data: r.body.data };
     } finally {
       spy.mockRestore();
