@@ -10,12 +10,11 @@
 //   BENCH_CPU_PROF=/tmp/prof tsx bench/chat-load.ts     (the server's V8 CPU profile, for where the time goes)
 // The server runs in a child process; the load generator in this one. Rate limits are raised out
 // of the way (same limiter code path). Target: p95 < 100 ms with no lost or duplicated event.
-import { fork, type ChildProcess } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
-import { cpus, loadavg, tmpdir } from "node:os";
-import { join } from "node:path";
+import { cpus, loadavg } from "node:os";
 import { performance } from "node:perf_hooks";
+import type { ChildProcess } from "node:child_process";
 import { fileURLToPath } from "node:url";
+import { forkBenchServer, startBenchParley } from "./harness.ts";
 import { Agent, request } from "undici";
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 60);
@@ -51,17 +50,9 @@ interface Stats {
 
 // ---------------------------------------------------------------- the server (child process)
 async function serve() {
-  const { RateLimiterMemory } = await import("rate-limiter-flexible");
-  const { buildApp } = await import("../src/app.ts");
-  const { loadConfig } = await import("../src/config.ts");
-  const { RateLimits } = await import("../src/services/rate-limit.ts");
   const { seed } = await import("../test/helpers/seed.ts");
-
-  const dataDir = mkdtempSync(join(tmpdir(), "parley-bench-chat-"));
-  const config = { ...loadConfig({ NODE_ENV: "production", LOG_LEVEL: "silent", DATA_DIR: dataDir }), port: 0, host: "127.0.0.1" };
-  const rateLimits = new RateLimits((p) => new RateLimiterMemory({ points: 1e9, duration: p.windowSeconds, keyPrefix: p.name }));
-  const app = await buildApp(config, { rateLimits });
-  const { url: parley } = await app.start();
+  const parleyServer = await startBenchParley("parley-bench-chat-");
+  const { app, url: parley } = parleyServer;
   const db = app.runtime.db;
 
   const tenant = await seed(app).workspace("Bench workspace");
@@ -114,8 +105,7 @@ async function serve() {
   };
 
   const shutdown = async () => {
-    await app.stop();
-    rmSync(dataDir, { recursive: true, force: true });
+    await parleyServer.stop();
     process.exit(0);
   };
   process.on("message", (m) => {
@@ -214,18 +204,7 @@ async function main() {
   const loadStart = loadavg()[0];
   console.log(`machine: ${cpus().length} cores, load average ${loadStart.toFixed(2)} now`);
   if (loadStart > cpus().length / 2) console.log("WARNING: the machine is busy; figures will be high and noisy");
-  // BENCH_CPU_PROF=<dir>: the server writes a V8 CPU profile there (open it in Chrome DevTools).
-  const profile = process.env.BENCH_CPU_PROF ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [];
-  const child: ChildProcess = fork(fileURLToPath(import.meta.url), ["--serve"], {
-    execArgv: [...process.execArgv, ...profile],
-    // As deployed: graphql-js, among others, skips its development-mode checks.
-    env: { ...process.env, NODE_ENV: "production" },
-    stdio: ["ignore", "inherit", "inherit", "ipc"],
-  });
-  const ready = await new Promise<Ready>((resolve, reject) => {
-    child.once("message", (m) => resolve(m as Ready));
-    child.once("exit", (code) => reject(new Error(`bench server exited early (code ${code})`)));
-  });
+  const { child, ready } = await forkBenchServer<Ready>(fileURLToPath(import.meta.url), { production: true });
   console.log(`Parley at ${ready.parley} (SQLite, temp DATA_DIR), ${ready.visitors.length} visitor conversations open\n`);
 
   let check: Check;

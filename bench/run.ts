@@ -5,12 +5,10 @@
 // process; autocannon runs in this one, so the load generator does not share the servers' event
 // loop. Rate limits are raised out of the way: every measured response must be a 2xx, else the
 // bench fails. Prints a table and the same figures as JSON; writes no files.
-import { fork, type ChildProcess } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
 import { createServer, type Server } from "node:http";
-import { cpus, loadavg, tmpdir } from "node:os";
-import { join } from "node:path";
+import { cpus, loadavg } from "node:os";
 import { fileURLToPath } from "node:url";
+import { forkBenchServer, startBenchParley } from "./harness.ts";
 import autocannon from "autocannon";
 
 interface Target {
@@ -36,20 +34,9 @@ else await main();
 
 // ---------------------------------------------------------------- the servers (child process)
 async function serve() {
-  const { RateLimiterMemory } = await import("rate-limiter-flexible");
-  const { buildApp } = await import("../src/app.ts");
-  const { loadConfig } = await import("../src/config.ts");
-  const { RateLimits } = await import("../src/services/rate-limit.ts");
   const { seed } = await import("../test/helpers/seed.ts");
-
-  const dataDir = mkdtempSync(join(tmpdir(), "parley-bench-"));
-  const config = { ...loadConfig({ NODE_ENV: "production", LOG_LEVEL: "silent", DATA_DIR: dataDir }), port: 0, host: "127.0.0.1" };
-  // Same limiter code path as production, with a budget the bench cannot spend.
-  const rateLimits = new RateLimits(
-    (p) => new RateLimiterMemory({ points: 1e9, duration: p.windowSeconds, keyPrefix: p.name }),
-  );
-  const app = await buildApp(config, { rateLimits });
-  const { url: parley } = await app.start();
+  const parleyServer = await startBenchParley("parley-bench-");
+  const { app, url: parley } = parleyServer;
 
   const tenant = await seed(app).workspace("Bench workspace");
   for (let i = 2; i <= 20; i++) await tenant.scenario(`Bench assistant ${i}`);
@@ -100,8 +87,7 @@ async function serve() {
 
   const shutdown = async () => {
     bareServer.close();
-    await app.stop();
-    rmSync(dataDir, { recursive: true, force: true });
+    await parleyServer.stop();
     process.exit(0);
   };
   process.on("message", (m) => {
@@ -147,14 +133,7 @@ async function main() {
   const load1 = loadavg()[0];
   console.log(`machine: ${cpus().length} cores, load average ${load1.toFixed(2)} now`);
   if (load1 > cpus().length / 2) console.log("WARNING: the machine is busy; figures will be low and noisy (both columns alike)");
-  const child: ChildProcess = fork(fileURLToPath(import.meta.url), ["--serve"], {
-    execArgv: process.execArgv,
-    stdio: ["ignore", "inherit", "inherit", "ipc"],
-  });
-  const ready = await new Promise<Ready>((resolve, reject) => {
-    child.once("message", (m) => resolve(m as Ready));
-    child.once("exit", (code) => reject(new Error(`bench server exited early (code ${code})`)));
-  });
+  const { child, ready } = await forkBenchServer<Ready>(fileURLToPath(import.meta.url), { production: false });
   console.log(`Parley at ${ready.parley} (SQLite, temp DATA_DIR); bare node:http at ${ready.bare}\n`);
 
   const rows: { route: string; parley: Figures; bare: Figures; ratio: number }[] = [];
