@@ -13,5 +13,12 @@ import "./conversations.ts";
 import "./live-chat.ts";
 import "./visitor-chat.ts";
 import "./conversation-metadata.ts";
+import "./handoff.ts";
+import "./audit.ts";
+import "./handoff-visitor.ts";
+import "./handoff-status.ts";
+import "./outbox.ts";
+import "./takeover.ts";
+import "./external-agents.ts";
 
 export const schema = lexicographicSortSchema(builder.toSchema());

@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { DEVELOPER_SCOPES } from "../auth/scopes.ts";
 import { conflict, notFound } from "../errors.ts";
+import type { Db } from "../db/client.ts";
 import type { ServiceContext } from "./context.ts";
 import { requirePrincipal, requireWorkspaceAdmin } from "./access.ts";
 import { createKey, createScenarioToken } from "./credentials.ts";
@@ -46,7 +47,20 @@ export async function createTeamMember(ctx: ServiceContext, input: unknown) {
   if (args.email && (await ctx.db.teamMember.findFirst({ where: { workspaceId, email: args.email } }))) {
     throw conflict("A team member with this email already exists");
   }
-  return ctx.db.teamMember.create({ data: { workspaceId, name: args.name, email: args.email, kind: args.kind } });
+  return ctx.db.$transaction(async (tx) => {
+    const userId = await nextMemberUserId(tx, workspaceId);
+    return tx.teamMember.create({ data: { workspaceId, userId, name: args.name, email: args.email, kind: args.kind } });
+  });
+}
+
+/**
+ * The next per-workspace integer id of a team member (the Quickchat dialect's operator ids, e.g.
+ * routing_profiles[].user_ids). Call inside the transaction that creates the member: the counter's
+ * row lock serialises concurrent creations, so ids stay unique.
+ */
+export async function nextMemberUserId(tx: Pick<Db, "workspace">, workspaceId: string): Promise<number> {
+  const ws = await tx.workspace.update({ where: { id: workspaceId }, data: { memberCount: { increment: 1 } }, select: { memberCount: true } });
+  return ws.memberCount;
 }
 
 /** The workspace the caller acts in. */

@@ -8,8 +8,9 @@ import { knowledgeBaseRoutes } from "./knowledge-base.ts";
 import { widgetRoutes } from "./widget.ts";
 import { ratingRoutes } from "./rating.ts";
 import { legacyChatRoutes } from "./chat.ts";
+import { handoffRoutes } from "./handoff.ts";
 
 export const quickchatGroup: RouteGroup = {
   dialect: quickchatDialect,
-  routes: [...chatbotSettingsRoutes, ...conversationRoutes, ...widgetRoutes, ...ratingRoutes, ...aiActionRoutes, ...knowledgeBaseRoutes, ...articlesRoutes, ...legacyChatRoutes],
+  routes: [...chatbotSettingsRoutes, ...conversationRoutes, ...widgetRoutes, ...ratingRoutes, ...handoffRoutes, ...aiActionRoutes, ...knowledgeBaseRoutes, ...articlesRoutes, ...legacyChatRoutes],
 };
