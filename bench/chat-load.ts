@@ -23,6 +23,8 @@ const VISITORS = Number(process.env.BENCH_VISITORS ?? 150);
 const WARMUP_SECONDS = Number(process.env.BENCH_WARMUP ?? Math.min(5, SECONDS));
 const TARGET_P95_MS = 100;
 const DRAIN_TIMEOUT_MS = 120_000;
+/** Job worker processes beside the server (JOB_WORKERS): replies and analysis run there. */
+const JOB_WORKERS = Number(process.env.BENCH_JOB_WORKERS ?? 1);
 
 interface Ready {
   parley: string;
@@ -51,7 +53,7 @@ interface Stats {
 // ---------------------------------------------------------------- the server (child process)
 async function serve() {
   const { seed } = await import("../test/helpers/seed.ts");
-  const parleyServer = await startBenchParley("parley-bench-chat-");
+  const parleyServer = await startBenchParley("parley-bench-chat-", { jobWorkers: JOB_WORKERS });
   const { app, url: parley } = parleyServer;
   const db = app.runtime.db;
 
@@ -199,7 +201,7 @@ function ask<T>(child: ChildProcess, message: string, key: string): Promise<T> {
 
 async function main() {
   console.log(
-    `Parley chat load bench: ${RATE} visitor messages/s for ${SECONDS} s (after ${WARMUP_SECONDS} s warm-up) over ${VISITORS} visitors, site-key API, SQLite, node ${process.version}`,
+    `Parley chat load bench: ${RATE} visitor messages/s for ${SECONDS} s (after ${WARMUP_SECONDS} s warm-up) over ${VISITORS} visitors, site-key API, SQLite, ${JOB_WORKERS} job worker process(es), node ${process.version}`,
   );
   const loadStart = loadavg()[0];
   console.log(`machine: ${cpus().length} cores, load average ${loadStart.toFixed(2)} now`);

@@ -7,13 +7,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 
 /** In the child: starts Parley; `stop()` stops it and removes its data. */
-export async function startBenchParley(prefix: string) {
+export async function startBenchParley(prefix: string, overrides: { jobWorkers?: number } = {}) {
   const { RateLimiterMemory } = await import("rate-limiter-flexible");
   const { buildApp } = await import("../src/app.ts");
   const { loadConfig } = await import("../src/config.ts");
   const { RateLimits } = await import("../src/services/rate-limit.ts");
   const dataDir = mkdtempSync(join(tmpdir(), prefix));
-  const config = { ...loadConfig({ NODE_ENV: "production", LOG_LEVEL: "silent", DATA_DIR: dataDir }), port: 0, host: "127.0.0.1" };
+  const config = { ...loadConfig({ NODE_ENV: "production", LOG_LEVEL: "silent", DATA_DIR: dataDir }), port: 0, host: "127.0.0.1", ...overrides };
   const rateLimits = new RateLimits((p) => new RateLimiterMemory({ points: 1e9, duration: p.windowSeconds, keyPrefix: p.name }));
   const app = await buildApp(config, { rateLimits });
   const { url } = await app.start();

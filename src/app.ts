@@ -3,10 +3,8 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
 import cors from "@fastify/cors";
 import pino, { type Logger } from "pino";
 import type { Config } from "./config.ts";
-import { loadSecret } from "./auth/secret.ts";
-import { openDatabase, type Database } from "./db/client.ts";
+import type { Database } from "./db/client.ts";
 import { migrate } from "./db/migrate.ts";
-import { EventBus } from "./events/bus.ts";
 import { AppError } from "./errors.ts";
 import { createGraphQL } from "./graphql/yoga.ts";
 import { attachGraphQLWebSocket } from "./graphql/websocket.ts";
@@ -19,11 +17,8 @@ import { sitechatGroup } from "./rest/sitechat/index.ts";
 import { registerFileRoutes } from "./rest/files.ts";
 import { browserCors } from "./rest/cors.ts";
 import type { Runtime } from "./services/context.ts";
-import { JobRunner } from "./jobs/runner.ts";
-import { registerKnowledgeBaseJobs } from "./services/knowledge-base.ts";
-import { RateLimits } from "./services/rate-limit.ts";
-import { registerChatJobs } from "./services/chat.ts";
-import { createAnalyzer, createResponder } from "./ai/index.ts";
+import { JobWorkerPool } from "./jobs/worker-pool.ts";
+import { createRuntime, tuneDatabase, type BuildOptions } from "./runtime.ts";
 
 export const VERSION = "0.1.0";
 export const ROUTE_GROUPS: RouteGroup[] = [quickchatGroup, quincerGroup, sitechatGroup];
@@ -36,6 +31,8 @@ export interface App {
   readonly database: Database;
   readonly http: FastifyInstance;
   readonly log: Logger;
+  /** The job worker processes (JOB_WORKERS > 0), or null when jobs run in this process. */
+  readonly jobWorkers: JobWorkerPool | null;
   /** Method and URL of every route the HTTP server registered. */
   readonly routes: { method: string; url: string }[];
   /** Applies pending migrations and listens; resolves with the base URL. */
@@ -43,30 +40,12 @@ export interface App {
   stop(): Promise<void>;
 }
 
-export interface BuildOptions {
-  logger?: Logger;
-  /** Rate-limit store and budgets; defaults to the documented budgets in process memory. */
-  rateLimits?: RateLimits;
-}
+export type { BuildOptions };
 
 export async function buildApp(config: Config, options: BuildOptions = {}): Promise<App> {
   const log = options.logger ?? pino({ level: config.logLevel, base: { service: "parley" } });
-  const database = openDatabase(config);
-  const clock = config.clock ?? (() => new Date());
-  const runtime: Runtime = {
-    db: database.prisma,
-    provider: database.provider,
-    events: new EventBus(),
-    rateLimits: options.rateLimits ?? new RateLimits(),
-    signingSecret: loadSecret(config),
-    clock,
-    jobs: new JobRunner({ db: database.prisma, provider: database.provider, clock, log }, config.jobs),
-    responder: createResponder(config),
-    analyzer: createAnalyzer(config),
-    log,
-  };
-  registerKnowledgeBaseJobs(runtime);
-  registerChatJobs(runtime);
+  const { runtime, database } = createRuntime(config, log, options);
+  const workers = config.jobWorkers > 0 ? new JobWorkerPool(config, runtime, log) : null;
 
   const http = Fastify({
     loggerInstance: log as unknown as FastifyBaseLogger,
@@ -139,17 +118,16 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     config,
     runtime,
     database,
+    jobWorkers: workers,
     http,
     log,
     routes,
     async start() {
       const result = await migrate(database.provider, database.location);
       if (result.applied.length) log.info({ applied: result.applied }, "applied database migrations");
-      // WAL (set by the migration runner) with synchronous=NORMAL: a commit no longer waits for an
-      // fsync, which blocks the event loop for about a millisecond per write. The database stays
-      // consistent; a power cut (not a crash of Parley) can lose the last commits.
-      if (database.provider === "sqlite") await runtime.db.$executeRawUnsafe("PRAGMA synchronous = NORMAL");
-      runtime.jobs.start();
+      await tuneDatabase(database);
+      if (workers) await workers.start();
+      else runtime.jobs.start();
       ws = attachGraphQLWebSocket(http.server, yoga, runtime, config);
       await http.listen({ port: config.port, host: config.host });
       started = true;
@@ -161,7 +139,8 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     async stop() {
       await ws?.close();
       if (started) await http.close();
-      await runtime.jobs.stop();
+      if (workers) await workers.stop();
+      else await runtime.jobs.stop();
       await database.close();
     },
   };

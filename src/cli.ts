@@ -302,12 +302,13 @@ async function main(argv: string[]): Promise<number> {
       {
         db: database.prisma,
         provider: database.provider,
+        sql: database.sql,
         events: new EventBus(),
         rateLimits: new RateLimits(),
         signingSecret: loadSecret(config),
         clock: () => new Date(),
         // Never started here: the CLI only enqueues; a running server works the jobs off.
-        jobs: new (await import("./jobs/runner.ts")).JobRunner({ db: database.prisma, provider: database.provider, clock: () => new Date() }),
+        jobs: new (await import("./jobs/runner.ts")).JobRunner({ db: database.prisma, provider: database.provider, sql: database.sql, clock: () => new Date() }),
         responder: createResponder(config),
         analyzer: createAnalyzer(config),
         log: pino({ level: "silent" }),

@@ -29,6 +29,7 @@ const EnvSchema = z.object({
     .transform((list): "*" | string[] => (list.length === 0 || list.includes("*") ? "*" : list)),
   ATTACHMENT_MAX_FILE_BYTES: z.coerce.number().int().min(1).default(10 * 1024 * 1024),
   ATTACHMENT_MAX_FILES: z.coerce.number().int().min(1).max(50).default(5),
+  JOB_WORKERS: z.coerce.number().int().min(0).max(16).default(0),
   LLM_BASE_URL: z
     .string()
     .regex(/^https?:\/\/[^\s]+$/, "LLM_BASE_URL must be an http(s):// URL, e.g. http://127.0.0.1:8080/v1")
@@ -36,9 +37,24 @@ const EnvSchema = z.object({
   LLM_API_KEY: z.string().optional(),
   LLM_MODEL: z.string().min(1).optional(),
   LLM_TIMEOUT_MS: z.coerce.number().int().min(100).default(30_000),
+  TRANSLATOR_BASE_URL: z
+    .string()
+    .regex(/^https?:\/\/[^\s]+$/, "TRANSLATOR_BASE_URL must be an http(s):// URL, e.g. http://127.0.0.1:8080/v1")
+    .optional(),
+  TRANSLATOR_API_KEY: z.string().optional(),
+  TRANSLATOR_MODEL: z.string().min(1).optional(),
+  TRANSLATOR_TIMEOUT_MS: z.coerce.number().int().min(100).default(15_000),
+  SMTP_URL: z
+    .string()
+    .regex(/^smtps?:\/\/[^\s/]+/, "SMTP_URL must be an smtp:// or smtps:// URL, e.g. smtp://user:password@mail.example.com:587")
+    .optional(),
+  SMTP_FROM: z.string().min(3).default("Parley <parley@localhost>"),
 }).refine((e) => !e.LLM_BASE_URL || e.LLM_MODEL, {
   path: ["LLM_MODEL"],
   message: "required when LLM_BASE_URL is set",
+}).refine((e) => !e.TRANSLATOR_BASE_URL || e.TRANSLATOR_MODEL, {
+  path: ["TRANSLATOR_MODEL"],
+  message: "required when TRANSLATOR_BASE_URL is set",
 });
 
 /** An OpenAI-compatible chat-completions endpoint (replies and analysis); absent: no LLM. */
@@ -48,6 +64,14 @@ export interface LlmConfig {
   apiKey?: string;
   model: string;
   timeoutMs: number;
+}
+
+/** Where email notifications go out (SMTP_URL, SMTP_FROM); absent: they stay in the outbox. */
+export interface SmtpConfig {
+  /** smtp://[user:password@]host[:port] (STARTTLS when the server offers it) or smtps:// (TLS from the start). */
+  url: string;
+  /** The From header of every notification. */
+  from: string;
 }
 
 export interface Config {
@@ -70,8 +94,20 @@ export interface Config {
   attachments: { maxFileBytes: number; maxFiles: number };
   /** The LLM for replies and analysis (LLM_* variables); null: the knowledge-base responder and rule-based analysis. */
   llm: LlmConfig | null;
+  /**
+   * Translates operators' and agents' replies into the visitor's language (TRANSLATOR_* variables,
+   * an OpenAI-compatible endpoint like the LLM's); null: replies are stored untranslated.
+   */
+  translator: LlmConfig | null;
+  /** Email notifications over SMTP; null: notifications are kept in the outbox (GraphQL outbox) only. */
+  smtp: SmtpConfig | null;
   /** Tests pin time; everything else reads the wall clock. */
   clock?: () => Date;
+  /**
+   * Background jobs (assistant replies, analysis, training) run in this many worker processes;
+   * 0 runs them in the server process.
+   */
+  jobWorkers: number;
   /** Job runner timings (lease, poll, backoff…); tests shorten them. */
   jobs?: Partial<JobRunnerOptions>;
 }
@@ -99,8 +135,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     wsConnectionInitTimeoutMs: e.WS_CONNECTION_INIT_TIMEOUT_MS,
     corsOrigins: e.CORS_ORIGINS,
     attachments: { maxFileBytes: e.ATTACHMENT_MAX_FILE_BYTES, maxFiles: e.ATTACHMENT_MAX_FILES },
+    jobWorkers: e.JOB_WORKERS,
     llm: e.LLM_BASE_URL
       ? { baseUrl: e.LLM_BASE_URL.replace(/\/+$/, ""), apiKey: e.LLM_API_KEY, model: e.LLM_MODEL!, timeoutMs: e.LLM_TIMEOUT_MS }
       : null,
+    translator: e.TRANSLATOR_BASE_URL
+      ? { baseUrl: e.TRANSLATOR_BASE_URL.replace(/\/+$/, ""), apiKey: e.TRANSLATOR_API_KEY, model: e.TRANSLATOR_MODEL!, timeoutMs: e.TRANSLATOR_TIMEOUT_MS }
+      : null,
+    smtp: e.SMTP_URL ? { url: e.SMTP_URL, from: e.SMTP_FROM } : null,
   };
 }

@@ -160,13 +160,13 @@ describe("topic and title", () => {
     const c = await t.conversation(visitor("I have a question about my order from last week"));
     await analyzeConversation(ctxOf(server), c.id);
     expect((await view(c.id)).title).toBe("I have a question about my order from last week");
-    const db = server.app.runtime.db;
-    await db.$transaction(async (tx) => {
+    const lane = server.app.runtime.sql;
+    await lane.transaction(async (tx) => {
       await appendEvent(tx, c.id, { author: "visitor", content: "What is your return policy?" }, new Date());
     });
     await analyzeConversation(ctxOf(server), c.id);
     expect((await view(c.id)).title).toBe("Return policy");
-    await db.$transaction(async (tx) => {
+    await lane.transaction(async (tx) => {
       await appendEvent(tx, c.id, { author: "visitor", content: "ok" }, new Date());
     });
     await analyzeConversation(ctxOf(server), c.id);
@@ -262,12 +262,16 @@ describe("cost", () => {
     const filler = (n: number) => Array.from({ length: n }, (_, i) => `This is my message number ${i} about the order`);
     const statements = async (contents: string[]) => {
       const c = await t.conversation(visitor(...contents));
+      // Prisma's statements are prepared each time they run; the SQL lane's are counted as they run.
       const spy = vi.spyOn(Database.prototype, "prepare");
+      const lane: string[] = [];
+      const stop = server.app.runtime.sql.observe((text) => lane.push(text));
       try {
         await analyzeConversation(ctxOf(server), c.id);
         // The job runner polls on its own schedule: not the analysis' work.
-        return spy.mock.calls.map((call) => String(call[0])).filter((q) => !/[`"]Job[`"]/.test(q));
+        return [...spy.mock.calls.map((call) => String(call[0])), ...lane].filter((q) => !/[`"]Job[`"]/.test(q));
       } finally {
+        stop();
         spy.mockRestore();
       }
     };

@@ -265,7 +265,7 @@ describe("GET /v1/api_core/conversations/{conversation_id}/events/", () => {
     const file = await db().storedFile.create({
       data: { scenarioId: a.scenarioId, purpose: "attachment", contentType: "image/png", size: 3, sha256: "abc", data: Buffer.from("png") },
     });
-    await db().$transaction(async (tx) => {
+    await server.app.runtime.sql.transaction(async (tx) => {
       await appendEvent(tx, conv, { author: "ai_assistant", content: "Hello! How can I help you today?", isWelcome: true }, at);
       await appendEvent(
         tx,
@@ -389,7 +389,7 @@ describe("SQL statements per request", () => {
     for (let i = 0; i < 55; i++) {
       busy = (await t.conversation([{ author: "visitor", content: `hello ${i}` }, { author: "ai_assistant", content: `hi ${i}` }])).id;
     }
-    await db().$transaction(async (tx) => {
+    await server.app.runtime.sql.transaction(async (tx) => {
       for (let i = 0; i < 55; i++) {
         const attachments = [{ fileId: file.id, filename: `f${i}.txt`, contentType: "text/plain", size: 1 }];
         await appendEvent(tx, busy, { author: "visitor", content: `more ${i}`, attachments }, new Date());

@@ -173,7 +173,7 @@ describe("messageAdded", () => {
     const site = (await t.widgetKey()).secret;
     const v = await visitorStarts(site);
     // A log line (the handoff issue writes them; here straight through the conversation log).
-    await server.app.runtime.db.$transaction((tx) =>
+    await server.app.runtime.sql.transaction((tx) =>
       appendEvent(tx, v.conversationId, { type: "log", author: "human_operator", content: "internal note" }, new Date()),
     );
     const operator = wsSubscription(wsClient(reader), MESSAGE_ADDED, { id: v.conversationId, after: 3 });

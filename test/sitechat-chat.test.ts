@@ -196,7 +196,7 @@ describe("GET /api/v1/chat/conversations/:visitor_token/messages", () => {
     const c = await started(t, "Hello?");
     const member = await t.member("Olivia Operator");
     const conv = await byToken(t, c.token);
-    await db().$transaction(async (tx) => {
+    await server.app.runtime.sql.transaction(async (tx) => {
       await appendEvent(tx, conv!.id, { type: "log", author: "human_operator", content: "assigned", memberId: member.id }, new Date());
       await appendEvent(tx, conv!.id, { author: "human_operator", content: "Olivia here, happy to help.", memberId: member.id }, new Date());
     });
@@ -216,7 +216,7 @@ describe("GET /api/v1/chat/conversations/:visitor_token/messages", () => {
 
     beforeAll(async () => {
       k = await key();
-      await db().$transaction(async (tx) => {
+      await server.app.runtime.sql.transaction(async (tx) => {
         const conv = await insertConversation(
           tx,
           { scenarioId: a.scenarioId, source: "widget", visitorName: "Jane Doe", visitorTokenHash: hashVisitorToken(token) },

@@ -137,7 +137,7 @@ describe("sendMessage and visitorConversation", () => {
     const site = (await t.widgetKey()).secret;
     const v = await started(site);
     const member = await t.member("Olga Operator");
-    await db().$transaction((tx) => appendEvent(tx, v.id, { author: "human_operator", memberId: member.id, content: "Olga here" }, new Date()));
+    await server.app.runtime.sql.transaction((tx) => appendEvent(tx, v.id, { author: "human_operator", memberId: member.id, content: "Olga here" }, new Date()));
     const q = await gql(site, VIEW, { token: v.token, after: 3 });
     expect(q.data.visitorConversation.messages).toEqual([{ ord: 4, author: "human_operator", content: "Olga here", authorName: "Olga Operator", member: null }]);
     // Operator-only data is not part of the visitor's type at all.

@@ -1,10 +1,12 @@
-import type { Prisma } from "../generated/sqlite/client.ts";
+import { json, rowsOf, sql, sqlJoin, sqlList, timestamp } from "../db/sql.ts";
 import type { UnifiedAnalysis } from "../events/live.ts";
 import { retrievePassages, contentWords } from "../services/answer-retrieval.ts";
 import { CHAT_TX, publishConversationChange } from "../services/conversation-log.ts";
 import type { ServiceContext } from "../services/context.ts";
 import type { ConversationRow } from "../services/conversation-view.ts";
+import { loadConversationWindow, type ConversationWindow } from "../services/conversation-log.ts";
 import { MIN_COVERAGE } from "./kb-responder.ts";
+import type { Passage } from "./responder.ts";
 import { detectLanguage, mostFrequentLanguage } from "./language.ts";
 import { titleFrom, type AnalysisMessage } from "./analysis-rules.ts";
 
@@ -13,12 +15,8 @@ import { titleFrom, type AnalysisMessage } from "./analysis-rules.ts";
 // configured) and a title while the conversation has none of its own. A fixed number of queries
 // per call, whatever the conversation's length.
 
-/** Recent messages the analysis looks at. */
-const WINDOW = 40;
 /** Visitor messages (newest first) whose best knowledge-base match can name the topic. */
 const TOPIC_MESSAGES = 3;
-/** Undetected visitor messages looked at per call (older ones were looked at by earlier calls). */
-const DETECT_BATCH = 50;
 
 function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === "object" && v !== null && !Array.isArray(v);
@@ -34,40 +32,42 @@ function sameAnalysis(a: UnifiedAnalysis | null, b: UnifiedAnalysis): boolean {
  * first); a question counts when an article covers at least half of its content words, as for
  * answering.
  */
-async function knowledgeBaseTopic(ctx: ServiceContext, scenarioId: string, visitorTexts: string[]): Promise<string | null> {
+async function knowledgeBaseTopic(
+  ctx: ServiceContext,
+  scenarioId: string,
+  visitorTexts: string[],
+  known?: { question: string; passages: Passage[] },
+): Promise<string | null> {
   const questions = visitorTexts
     .slice(-TOPIC_MESSAGES)
     .reverse()
     .filter((t) => contentWords(t).length);
-  const results = await Promise.all(questions.map((q) => retrievePassages(ctx, scenarioId, q, 1)));
-  for (const [best] of results) if (best && best.coverage >= MIN_COVERAGE) return best.title;
+  // Newest first, one search at a time: the newest usually names the topic. The reply just
+  // searched for its question (passages best first), so that one needs no second search.
+  for (const q of questions) {
+    const [best] = known?.question === q ? known.passages : await retrievePassages(ctx, scenarioId, q, 1);
+    if (best && best.coverage >= MIN_COVERAGE) return best.title;
+  }
   return null;
 }
 
 /**
  * Analyses the conversation; answers the updated row when something visible changed (else null).
  * With publish (the default) the inbox hears about that change; the chat flow passes false after
- * a reply, to tell the inbox once about both.
+ * a reply, to tell the inbox once about both, and passes the window it already read.
  */
 export async function analyzeConversation(
   ctx: ServiceContext,
   conversationId: string,
-  options: { publish?: boolean } = {},
+  options: { publish?: boolean; window?: ConversationWindow; searched?: { question: string; passages: Passage[] } } = {},
 ): Promise<ConversationRow | null> {
-  const [conv, undetected] = await Promise.all([
-    ctx.db.conversation.findUnique({
-      where: { id: conversationId },
-      include: { events: { where: { type: "message" }, orderBy: { ord: "desc" }, take: WINDOW } },
-    }),
-    ctx.db.conversationEvent.findMany({
-      where: { conversationId, type: "message", author: "visitor", language: null },
-      orderBy: { ord: "desc" },
-      take: DETECT_BATCH,
-      select: { id: true, content: true },
-    }),
-  ]);
-  if (!conv) return null;
-  const messages: AnalysisMessage[] = [...conv.events].reverse().map((e) => ({
+  const window = options.window ?? (await loadConversationWindow(ctx, conversationId));
+  if (!window) return null;
+  const conv = window.conversation;
+  // Languages are detected for the window's visitor messages that have none yet; older ones were
+  // looked at by the analyses that followed them.
+  const undetected = window.messages.filter((e) => e.author === "visitor" && e.language === null);
+  const messages: AnalysisMessage[] = window.messages.map((e) => ({
     ord: e.ord,
     author: e.author,
     content: e.content,
@@ -85,7 +85,7 @@ export async function analyzeConversation(
   }
 
   const previous = isRecord(conv.unifiedAnalysis) ? (conv.unifiedAnalysis as unknown as UnifiedAnalysis) : null;
-  const kbTopic = await knowledgeBaseTopic(ctx, conv.scenarioId, visitorTexts);
+  const kbTopic = await knowledgeBaseTopic(ctx, conv.scenarioId, visitorTexts, options.searched);
   let language = conv.mostFrequentLanguage;
   // The language as it will be after this call's detections, for the analyzer's hint.
   if (!language && detected.size === 1) language = [...detected.keys()][0]!;
@@ -101,30 +101,29 @@ export async function analyzeConversation(
   const analysisChanged = !sameAnalysis(previous, outcome.analysis);
   if (!detected.size && !analysisChanged && title === conv.title) return null;
 
-  const updated = await ctx.db.$transaction(async (tx) => {
-    let languages: { languageCounts?: Prisma.InputJsonValue; mostFrequentLanguage?: string | null } = {};
+  const now = ctx.clock();
+  const updated = await ctx.sql.transaction(async (q) => {
+    const set = [sql`"unifiedAnalysis" = ${json(outcome.analysis)}`, sql`"title" = ${title}`, sql`"updatedAt" = ${timestamp(now)}`];
     if (detected.size) {
       for (const [lang, ids] of detected) {
-        await tx.conversationEvent.updateMany({ where: { id: { in: ids }, language: null }, data: { language: lang } });
+        await q.run(sql`UPDATE "ConversationEvent" SET "language" = ${lang} WHERE "id" IN (${sqlList(ids)}) AND "language" IS NULL`);
       }
       // Counted from the events themselves, so concurrent analyses can't count a message twice.
-      const groups = await tx.conversationEvent.groupBy({
-        by: ["language"],
-        where: { conversationId, type: "message", author: "visitor", language: { not: null } },
-        _count: { _all: true },
-        _max: { ord: true },
-      });
-      const counts = groups.map((g) => ({ language: g.language!, count: g._count._all, lastOrd: g._max.ord ?? 0 }));
-      languages = {
-        languageCounts: Object.fromEntries(counts.map((c) => [c.language, c.count])),
-        mostFrequentLanguage: mostFrequentLanguage(counts),
-      };
+      const groups = await q.all<{ language: string; n: number | bigint; lastOrd: number | bigint }>(
+        sql`SELECT "language", COUNT(*) AS "n", MAX("ord") AS "lastOrd" FROM "ConversationEvent"
+          WHERE "conversationId" = ${conversationId} AND "type" = 'message' AND "author" = 'visitor' AND "language" IS NOT NULL
+          GROUP BY "language"`,
+      );
+      const counts = groups.map((g) => ({ language: g.language, count: Number(g.n), lastOrd: Number(g.lastOrd) }));
+      set.push(
+        sql`"languageCounts" = ${json(Object.fromEntries(counts.map((c) => [c.language, c.count])))}`,
+        sql`"mostFrequentLanguage" = ${mostFrequentLanguage(counts)}`,
+      );
     }
-    return tx.conversation.update({
-      where: { id: conversationId },
-      data: { ...languages, unifiedAnalysis: outcome.analysis as unknown as Prisma.InputJsonValue, title },
-    });
+    const [row] = await rowsOf<ConversationRow>(q, "Conversation", sql`UPDATE "Conversation" SET ${sqlJoin(set)} WHERE "id" = ${conversationId} RETURNING *`);
+    return row;
   }, CHAT_TX);
+  if (!updated) return null;
 
   const visibleChange =
     analysisChanged || title !== conv.title || updated.mostFrequentLanguage !== conv.mostFrequentLanguage;

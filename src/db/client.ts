@@ -5,6 +5,7 @@ import { PrismaPg } from "@prisma/adapter-pg";
 import { PrismaClient as SqliteClient } from "../generated/sqlite/client.ts";
 import { PrismaClient as PostgresClient } from "../generated/postgres/client.ts";
 import type { Config } from "../config.ts";
+import { immediateTransactions, PrismaRawLane, SqliteLane, useDataModel, type SqlLane, type SqliteAdapter } from "./sql.ts";
 
 /**
  * Both generated clients expose the same API (they are generated from one schema); the SQLite
@@ -18,6 +19,8 @@ export interface Database {
   provider: Provider;
   /** Driver-level location: a file path for SQLite, the connection URL for PostgreSQL. */
   location: string;
+  /** Hand-written statements for hot paths (see sql.ts). */
+  sql: SqlLane;
   close(): Promise<void>;
 }
 
@@ -33,11 +36,31 @@ export function openDatabase(config: Pick<Config, "databaseUrl" | "dataDir">): D
       max: 10,
     });
     const prisma = new PostgresClient({ adapter }) as unknown as Db;
-    return { prisma, provider: "postgres", location: config.databaseUrl, close: () => prisma.$disconnect() };
+    useDataModel(prisma);
+    return { prisma, provider: "postgres", location: config.databaseUrl, sql: new PrismaRawLane(prisma, "postgres"), close: () => prisma.$disconnect() };
   }
   mkdirSync(config.dataDir, { recursive: true });
   const file = sqlitePath(config);
-  const adapter = new PrismaBetterSQLite3({ url: `file:${file}` });
-  const prisma = new SqliteClient({ adapter });
-  return { prisma, provider: "sqlite", location: file, close: () => prisma.$disconnect() };
+  const factory = new PrismaBetterSQLite3({ url: `file:${file}` });
+  // The SQL lane runs on the connection Prisma opens (one connection, one transaction mutex), so
+  // keep hold of the adapter each connect() makes.
+  let connected: Promise<SqliteAdapter> | undefined;
+  const connect = factory.connect.bind(factory);
+  factory.connect = () => {
+    const adapter = connect();
+    connected = adapter.then((a) => {
+      const sqlite = a as unknown as SqliteAdapter;
+      immediateTransactions(sqlite);
+      return sqlite;
+    });
+    return adapter;
+  };
+  const prisma = new SqliteClient({ adapter: factory });
+  useDataModel(prisma);
+  const lane = new SqliteLane(async () => {
+    if (!connected) await prisma.$connect();
+    if (!connected) throw new Error("Prisma connected without its SQLite adapter");
+    return connected;
+  });
+  return { prisma, provider: "sqlite", location: file, sql: lane, close: () => prisma.$disconnect() };
 }

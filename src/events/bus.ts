@@ -118,6 +118,25 @@ class TopicSubscription<T> implements AsyncIterableIterator<T> {
 export class EventBus {
   private readonly target = unboundedEventTarget();
   readonly pubsub = createPubSub<LiveTopics>({ eventTarget: this.target });
+  private relay: ((topic: string, payload: unknown) => void) | undefined;
+
+  /**
+   * Hands every publication to `relay` too: a job worker process sends them to the server process
+   * that holds the subscribers.
+   */
+  relayTo(relay: (topic: string, payload: unknown) => void): void {
+    this.relay = relay;
+  }
+
+  /** Publishes to this process's subscribers only: what another process relayed. */
+  deliver(topic: string, payload: unknown): void {
+    (this.pubsub.publish as (topic: string, payload: unknown) => void)(topic, payload);
+  }
+
+  private emit(topic: string, payload: unknown): void {
+    this.deliver(topic, payload);
+    this.relay?.(topic, payload);
+  }
 
   async record(
     tx: Tx,
@@ -135,7 +154,7 @@ export class EventBus {
   }
 
   publish(events: DomainEventRecord[]): void {
-    for (const e of events) this.pubsub.publish(`workspace:${e.workspaceId}`, e);
+    for (const e of events) this.emit(`workspace:${e.workspaceId}`, e);
   }
 
   subscribe(workspaceId: string): AsyncIterable<DomainEventRecord> {
@@ -143,7 +162,7 @@ export class EventBus {
   }
 
   publishConversation(conversationId: string, message: LiveConversationMessage): void {
-    this.pubsub.publish(`conversation:${conversationId}`, message);
+    this.emit(`conversation:${conversationId}`, message);
   }
 
   subscribeConversation(conversationId: string): AsyncIterable<LiveConversationMessage> {
@@ -151,7 +170,7 @@ export class EventBus {
   }
 
   publishInbox(scenarioId: string, update: LiveInboxUpdate): void {
-    this.pubsub.publish(`inbox:${scenarioId}`, update);
+    this.emit(`inbox:${scenarioId}`, update);
   }
 
   subscribeInbox(scenarioId: string): AsyncIterable<LiveInboxUpdate> {

@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import pino, { type Logger } from "pino";
 import type { Db, Provider } from "../db/client.ts";
+import { json, PrismaRawLane, rowsOf, sql, sqlList, timestamp, type SqlLane, type SqlRunner } from "../db/sql.ts";
 import {
   DEFAULT_JOB_OPTIONS,
   PermanentJobError,
@@ -31,6 +32,7 @@ export class JobRunner {
   readonly options: JobRunnerOptions;
   private readonly db: Db;
   private readonly provider: Provider;
+  private readonly sql: SqlLane;
   private readonly clock: () => Date;
   private readonly log: Logger;
   private readonly handlers = new Map<string, { handler: JobHandler; options: HandlerOptions }>();
@@ -43,6 +45,7 @@ export class JobRunner {
   constructor(deps: JobRunnerDeps, options: Partial<JobRunnerOptions> = {}) {
     this.db = deps.db;
     this.provider = deps.provider;
+    this.sql = deps.sql ?? new PrismaRawLane(deps.db, deps.provider);
     this.clock = deps.clock;
     this.log = (deps.log ?? pino({ level: "silent" })).child({ component: "jobs" });
     this.workerId = deps.workerId ?? `worker-${randomUUID()}`;
@@ -71,10 +74,32 @@ export class JobRunner {
     });
   }
 
+  /** enqueue() for a transaction of the SQL lane (the chat path). */
+  async enqueueSql(q: SqlRunner, spec: JobSpec): Promise<JobRow> {
+    const now = this.clock();
+    const [row] = await rowsOf<JobRow>(
+      q,
+      "Job",
+      sql`INSERT INTO "Job" ("id", "kind", "workspaceId", "scenarioId", "payload", "runAt", "maxAttempts", "createdAt", "updatedAt")
+        VALUES (${randomUUID()}, ${spec.kind}, ${spec.workspaceId ?? null}, ${spec.scenarioId ?? null}, ${json(spec.payload ?? {})},
+          ${timestamp(spec.runAt ?? now)}, ${spec.maxAttempts ?? 5}, ${timestamp(now)}, ${timestamp(now)})
+        RETURNING *`,
+    );
+    return row!;
+  }
+
   /** Makes an idle runner poll now instead of at the end of its interval. */
   wake(): void {
     this.woken = true;
     this.wakeSleeper?.();
+    this.wakeRelay?.();
+  }
+
+  private wakeRelay: (() => void) | undefined;
+
+  /** Also tells `relay` on wake(): the server passes its enqueues on to job worker processes. */
+  relayWakes(relay: () => void): void {
+    this.wakeRelay = relay;
   }
 
   start(): void {
@@ -162,56 +187,26 @@ export class JobRunner {
     if (!kinds.length) return null;
     const now = this.clock();
     const until = new Date(now.getTime() + this.options.leaseMs);
-    let id: string | undefined;
-    if (this.provider === "postgres") {
-      // SKIP LOCKED: concurrent claimers each lock a different row instead of queueing on one.
-      const kindList = kinds.map((_, i) => `$${i + 4}`).join(", ");
-      const rows = await this.db.$queryRawUnsafe<{ id: string }[]>(
-        `UPDATE "Job" SET "status" = 'running', "lockedBy" = $1,
-           "lockedUntil" = ($2::timestamptz AT TIME ZONE 'UTC'), "attempts" = "attempts" + 1,
-           "updatedAt" = ($3::timestamptz AT TIME ZONE 'UTC')
-         WHERE "id" = (
-           SELECT "id" FROM "Job"
-           WHERE "kind" IN (${kindList})
-             AND (("status" = 'queued' AND "runAt" <= ($3::timestamptz AT TIME ZONE 'UTC'))
-               OR ("status" = 'running' AND "lockedUntil" < ($3::timestamptz AT TIME ZONE 'UTC')))
-           ORDER BY "runAt", "createdAt"
-           LIMIT 1
-           FOR UPDATE SKIP LOCKED)
-         RETURNING "id"`,
-        this.workerId,
-        until.toISOString(),
-        now.toISOString(),
-        ...kinds,
-      );
-      id = rows[0]?.id;
-    } else {
-      // SQLite serialises writers, so one UPDATE with the candidate chosen in its own subquery has
-      // exactly one winner. Raw SQL: this runs after every job and on every idle poll, and a raw
-      // statement costs a fraction of a compiled Prisma query. Timestamps are compared as the
-      // ISO-8601 text the Prisma SQLite adapter stores.
-      const text = (d: Date) => d.toISOString().replace("Z", "+00:00");
-      const kindList = kinds.map(() => "?").join(", ");
-      const rows = await this.db.$queryRawUnsafe<{ id: string }[]>(
-        `UPDATE "Job" SET "status" = 'running', "lockedBy" = ?, "lockedUntil" = ?, "attempts" = "attempts" + 1, "updatedAt" = ?
-         WHERE "id" = (
-           SELECT "id" FROM "Job"
-           WHERE "kind" IN (${kindList})
-             AND (("status" = 'queued' AND "runAt" <= ?) OR ("status" = 'running' AND "lockedUntil" < ?))
-           ORDER BY "runAt", "createdAt"
-           LIMIT 1)
-         RETURNING "id"`,
-        this.workerId,
-        text(until),
-        text(now),
-        ...kinds,
-        text(now),
-        text(now),
-      );
-      id = rows[0]?.id;
-    }
-    if (!id) return null;
-    return this.db.job.findUnique({ where: { id } });
+    // One statement with the candidate chosen in its own subquery: on PostgreSQL, SKIP LOCKED has
+    // concurrent claimers lock different rows instead of queueing on one; SQLite serialises
+    // writers, so there is exactly one winner. Through the SQL lane: this runs after every job and
+    // on every idle poll.
+    const skipLocked = this.provider === "postgres" ? sql`FOR UPDATE SKIP LOCKED` : sql``;
+    const [job] = await rowsOf<JobRow>(
+      this.sql,
+      "Job",
+      sql`UPDATE "Job" SET "status" = 'running', "lockedBy" = ${this.workerId}, "lockedUntil" = ${timestamp(until)},
+          "attempts" = "attempts" + 1, "updatedAt" = ${timestamp(now)}
+        WHERE "id" = (
+          SELECT "id" FROM "Job"
+          WHERE "kind" IN (${sqlList(kinds)})
+            AND (("status" = 'queued' AND "runAt" <= ${timestamp(now)}) OR ("status" = 'running' AND "lockedUntil" < ${timestamp(now)}))
+          ORDER BY "runAt", "createdAt"
+          LIMIT 1
+          ${skipLocked})
+        RETURNING *`,
+    );
+    return job ?? null;
   }
 
   private execute(job: JobRow): void {
@@ -244,16 +239,13 @@ export class JobRunner {
         throw new PermanentJobError(job.lastError ?? `gave up after ${job.maxAttempts} attempts (worker stopped responding)`);
       }
       const result = await entry.handler(job, { workerId: this.workerId, attempt: job.attempts, signal: abort.signal, log });
-      await this.db.job.updateMany({
-        where: { id: job.id, lockedBy: this.workerId, status: "running" },
-        data: {
-          status: "succeeded",
-          lockedBy: null,
-          lockedUntil: null,
-          finishedAt: this.clock(),
-          ...(result === undefined ? {} : { result: JSON.parse(JSON.stringify(result)) }),
-        },
-      });
+      const now = this.clock();
+      const stored = result === undefined ? sql`` : sql`, "result" = ${json(JSON.parse(JSON.stringify(result)))}`;
+      await this.sql.run(
+        sql`UPDATE "Job" SET "status" = 'succeeded', "lockedBy" = NULL, "lockedUntil" = NULL, "finishedAt" = ${timestamp(now)},
+            "updatedAt" = ${timestamp(now)}${stored}
+          WHERE "id" = ${job.id} AND "lockedBy" = ${this.workerId} AND "status" = 'running'`,
+      );
       log.debug("job succeeded");
     } catch (caught) {
       await this.fail(job, caught, entry.options, log).catch((err) => log.error({ err }, "recording a job failure failed"));

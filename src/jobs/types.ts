@@ -1,3 +1,4 @@
+import type { SqlLane } from "../db/sql.ts";
 import type { Logger } from "pino";
 import type { Db, Provider } from "../db/client.ts";
 import type { Job } from "../generated/sqlite/client.ts";
@@ -76,6 +77,8 @@ export interface JobRunnerDeps {
   provider: Provider;
   clock: () => Date;
   log?: Logger;
+  /** The SQL lane for the hot statements (claim, finish); defaults to one over Prisma's raw queries. */
+  sql?: SqlLane;
   /** Defaults to a random id; shows up in Job.lockedBy. */
   workerId?: string;
 }

@@ -1,4 +1,4 @@
-import { Prisma } from "../generated/sqlite/client.ts";
+import { sql } from "../db/sql.ts";
 import type { Passage } from "../ai/responder.ts";
 import type { Runtime } from "./context.ts";
 import { MAX_QUERY_WORDS, WORD } from "./search-words.ts";
@@ -59,7 +59,7 @@ function matcher(word: string): RegExp {
 }
 
 export async function retrievePassages(
-  runtime: Pick<Runtime, "db" | "provider">,
+  runtime: Pick<Runtime, "sql">,
   scenarioId: string,
   question: string,
   limit = 3,
@@ -67,16 +67,16 @@ export async function retrievePassages(
   const words = contentWords(question);
   if (!words.length) return [];
   let rows: EntryRow[];
-  if (runtime.provider === "sqlite") {
+  if (runtime.sql.dialect === "sqlite") {
     const match = words.map((w) => `"${w.replaceAll('"', '""')}"*`).join(" OR ");
-    rows = await runtime.db.$queryRaw<EntryRow[]>(Prisma.sql`
+    rows = await runtime.sql.all<EntryRow>(sql`
       SELECT e."id", e."articleId", e."title", e."content", e."url"
       FROM "AnswerSearch" s JOIN "AnswerIndexEntry" e ON e."id" = s.rowid
       WHERE "AnswerSearch" MATCH ${match} AND e."scenarioId" = ${scenarioId}
       ORDER BY bm25("AnswerSearch", 2.0, 1.0) LIMIT 5`);
   } else {
     const terms = words.map((w) => `'${w.replaceAll("'", "''").replaceAll("\\", "\\\\")}':*`).join(" | ");
-    rows = await runtime.db.$queryRaw<EntryRow[]>(Prisma.sql`
+    rows = await runtime.sql.all<EntryRow>(sql`
       SELECT "id", "articleId", "title", "content", "url"
       FROM "AnswerIndexEntry", to_tsquery('simple', ${terms}) q
       WHERE "scenarioId" = ${scenarioId} AND "search" @@ q

@@ -1,11 +1,12 @@
 import type { ChatbotSettings } from "../generated/sqlite/client.ts";
 import { loadChatbotSettings } from "./chatbot-settings.ts";
 import type { ServiceContext } from "./context.ts";
+import { forget, registerCache } from "./caches.ts";
 
 // What the chat flow reads on every message (the assistant's settings, the widget's streaming
 // switch), kept in process memory: two queries per reply are a large share of a message's cost.
-// The services that change these rows forget the entry at once; other processes (several
-// instances on one database) see a change within TTL_MS.
+// The services that change these rows forget the entry at once, here and in this server's job
+// workers (caches.ts); other instances on one database see a change within TTL_MS.
 
 const TTL_MS = 5_000;
 const MAX_ENTRIES = 10_000;
@@ -31,7 +32,10 @@ export function chatSettings(ctx: Pick<ServiceContext, "db">, scenarioId: string
   return value;
 }
 
+const CACHE = "chat-settings";
+registerCache(CACHE, (scenarioId) => cache.delete(scenarioId));
+
 /** Called by every service that changes a scenario's chatbot settings or widget configuration. */
 export function forgetChatSettings(scenarioId: string): void {
-  cache.delete(scenarioId);
+  forget(CACHE, scenarioId);
 }

@@ -2,23 +2,28 @@ import { randomUUID } from "node:crypto";
 import { SYSTEM } from "../auth/scopes.ts";
 import { analyzeConversation } from "../ai/analysis.ts";
 import { DONT_KNOW } from "../ai/kb-responder.ts";
-import type { ResponderReply } from "../ai/responder.ts";
+import type { Passage, ResponderReply } from "../ai/responder.ts";
 import type { EventView } from "../events/live.ts";
 import { notFound } from "../errors.ts";
 import { retrievePassages } from "./answer-retrieval.ts";
 import { chatSettings } from "./chat-settings.ts";
+import { handoffTurn } from "./handoff-flow.ts";
 import { createServiceContext, type Runtime, type ServiceContext } from "./context.ts";
 import {
   appendEvent,
   CHAT_TX,
   insertConversation,
+  loadConversationWindow,
   publishConversationChange,
   publishEvents,
+  recordDomainEvent,
   recordMessageEvent,
+  type ConversationWindow,
   type NewConversation,
   type NewEvent,
 } from "./conversation-log.ts";
-import { eventView, type ConversationRow } from "./conversation-view.ts";
+import { eventView, type ConversationRow, type EventRow } from "./conversation-view.ts";
+import { sql, type SqlRunner } from "../db/sql.ts";
 
 // The chat flow every visitor-facing transport shares (site-key API, POST /chat, GraphQL):
 // store the visitor's message first (it is never lost), then let the responder answer the
@@ -69,29 +74,33 @@ export async function startConversation(
 ): Promise<{ conversation: ConversationRow; welcome: EventView | null; message: EventView | null; reply: EventView | null }> {
   const now = ctx.clock();
   const greeting = input.welcome ? htmlToText((await chatSettings(ctx, input.scenarioId)).settings.greeting) : "";
-  const result = await ctx.db.$transaction(async (tx) => {
-    let conversation = await insertConversation(tx, input, now);
+  const result = await ctx.sql.transaction(async (q) => {
+    let conversation = await insertConversation(q, input, now);
     const events = [];
     const domain = [];
     if (greeting) {
-      const w = await appendEvent(tx, conversation.id, { author: "ai_assistant", content: greeting, isWelcome: true }, now);
+      const w = await appendEvent(q, conversation.id, { author: "ai_assistant", content: greeting, isWelcome: true }, now);
       conversation = w.conversation;
       events.push(w.event);
     }
     if (first) {
-      const m = await appendEvent(tx, conversation.id, visitorEvent(first), now);
+      const m = await appendEvent(q, conversation.id, visitorEvent(first), now);
       conversation = m.conversation;
       events.push(m.event);
-      domain.push(await recordMessageEvent(ctx, tx, input.workspaceId, conversation, m.event));
-      if (mode === "job") await enqueueReply(ctx, tx, input.workspaceId, conversation);
+      domain.push(await recordMessageEvent(q, input.workspaceId, conversation, m.event, now));
+      if (mode === "job") await enqueueReply(ctx, q, input.workspaceId, conversation);
     }
     domain.push(
-      await ctx.events.record(tx, {
-        workspaceId: input.workspaceId,
-        scenarioId: input.scenarioId,
-        type: "conversation.created",
-        payload: { conversationId: conversation.id, ord: conversation.ord, source: conversation.source },
-      }),
+      await recordDomainEvent(
+        q,
+        {
+          workspaceId: input.workspaceId,
+          scenarioId: input.scenarioId,
+          type: "conversation.created",
+          payload: { conversationId: conversation.id, ord: conversation.ord, source: conversation.source },
+        },
+        now,
+      ),
     );
     return { conversation, events, domain };
   }, CHAT_TX);
@@ -113,8 +122,8 @@ function visitorEvent(m: VisitorMessage): NewEvent {
   };
 }
 
-async function enqueueReply(ctx: ServiceContext, tx: Parameters<ServiceContext["jobs"]["enqueue"]>[0], workspaceId: string, c: ConversationRow) {
-  await ctx.jobs.enqueue(tx, {
+async function enqueueReply(ctx: ServiceContext, q: SqlRunner, workspaceId: string, c: ConversationRow) {
+  await ctx.jobs.enqueueSql(q, {
     kind: REPLY_JOB,
     workspaceId,
     scenarioId: c.scenarioId,
@@ -135,10 +144,10 @@ export async function postVisitorMessage(
   options: { mode: ReplyMode; reopen: boolean },
 ): Promise<{ conversation: ConversationRow; message: EventView; reply: EventView | null }> {
   const now = ctx.clock();
-  const result = await ctx.db.$transaction(async (tx) => {
-    const { event, conversation } = await appendEvent(tx, conversationId, { ...visitorEvent(message), reopen: options.reopen }, now);
-    const domain = await recordMessageEvent(ctx, tx, workspaceId, conversation, event);
-    if (options.mode === "job") await enqueueReply(ctx, tx, workspaceId, conversation);
+  const result = await ctx.sql.transaction(async (q) => {
+    const { event, conversation } = await appendEvent(q, conversationId, { ...visitorEvent(message), reopen: options.reopen }, now);
+    const domain = await recordMessageEvent(q, workspaceId, conversation, event, now);
+    if (options.mode === "job") await enqueueReply(ctx, q, workspaceId, conversation);
     return { event, conversation, domain };
   }, CHAT_TX);
   const [view] = publishEvents(ctx, result.conversation, [result.event], "message", [result.domain]);
@@ -150,22 +159,30 @@ export async function postVisitorMessage(
 /** Thrown inside the reply transaction when someone answered meanwhile: rolls back, ord returned. */
 class AlreadyAnswered extends Error {}
 
+/** Of the window's messages, the ones the responder gets as history. */
+const RESPONDER_HISTORY = 20;
+
 /**
  * The assistant's answer to the visitor messages nobody has answered yet, then the analysis. The
  * conversation's subscribers get the reply at once; the inbox hears once, after the analysis, with
- * the conversation as both left it (one fan-out to every inbox subscriber instead of two).
+ * the conversation as both left it (one fan-out to every inbox subscriber instead of two). Both
+ * work from one read of the conversation and its latest messages.
  */
 export async function answerAndAnalyze(ctx: ServiceContext, conversationId: string, workspaceId?: string): Promise<EventView | null> {
-  const answered = await answer(ctx, conversationId, workspaceId, { inbox: false });
+  const window = await loadConversationWindow(ctx, conversationId);
+  if (!window) throw notFound("Conversation");
+  // The human handoff wraps the reply: it may ask the visitor, hand the conversation to people,
+  // or follow an answer the assistant couldn't give with the offer (nothing more when it is off).
+  const turn = await handoffTurn(ctx, window, workspaceId, (w) => answer(ctx, conversationId, workspaceId, { inbox: false, window: w }));
   let analysed: ConversationRow | null = null;
   try {
-    analysed = await analyzeConversation(ctx, conversationId, { publish: false });
+    analysed = await analyzeConversation(ctx, conversationId, { publish: false, window: turn.window, searched: turn.answered?.searched });
   } catch (err) {
     ctx.log.error({ err, conversationId }, "conversation analysis failed");
   }
-  const latest = analysed ?? answered?.conversation;
-  if (latest) publishConversationChange(ctx, latest, answered ? "message" : "analysis");
-  return answered?.event ?? null;
+  const latest = analysed ?? turn.conversation;
+  if (latest) publishConversationChange(ctx, latest, turn.answered ? "message" : "analysis");
+  return turn.event;
 }
 
 /**
@@ -176,16 +193,14 @@ export async function answer(
   ctx: ServiceContext,
   conversationId: string,
   knownWorkspaceId?: string,
-  options: { inbox?: boolean } = {},
-): Promise<{ event: EventView; conversation: ConversationRow } | null> {
-  const conv = await ctx.db.conversation.findUnique({
-    where: { id: conversationId },
-    include: { events: { where: { type: "message" }, orderBy: { ord: "desc" }, take: 20 } },
-  });
-  if (!conv) throw notFound("Conversation");
+  options: { inbox?: boolean; window?: ConversationWindow } = {},
+): Promise<{ event: EventView; row: EventRow; conversation: ConversationRow; searched: { question: string; passages: Passage[] } } | null> {
+  const window = options.window ?? (await loadConversationWindow(ctx, conversationId));
+  if (!window) throw notFound("Conversation");
+  const conv = window.conversation;
   const workspaceId = knownWorkspaceId ?? (await ctx.loaders.scenario.load(conv.scenarioId))!.workspaceId;
   if (conv.status === "human_active") return null;
-  const history = [...conv.events].reverse();
+  const history = window.messages.slice(-RESPONDER_HISTORY);
   const lastAnswer = history.findLastIndex((e) => e.author !== "visitor");
   const unanswered = history.slice(lastAnswer + 1);
   if (!unanswered.length) return null;
@@ -198,8 +213,9 @@ export async function answer(
   let index = 0;
   let reply: ResponderReply;
   let failed = false;
+  let passages: Passage[] = [];
   try {
-    const passages = await retrievePassages(ctx, conv.scenarioId, question);
+    passages = await retrievePassages(ctx, conv.scenarioId, question);
     reply = await ctx.responder.reply({
       scenarioId: conv.scenarioId,
       conversationId,
@@ -229,9 +245,9 @@ export async function answer(
 
   const now = ctx.clock();
   try {
-    const result = await ctx.db.$transaction(async (tx) => {
+    const result = await ctx.sql.transaction(async (q) => {
       const { event, conversation } = await appendEvent(
-        tx,
+        q,
         conversationId,
         {
           author: "ai_assistant",
@@ -249,20 +265,25 @@ export async function answer(
       );
       // The conversation row is now locked: did a human take over, or someone answer, meanwhile?
       if (conversation.status === "human_active") throw new AlreadyAnswered();
-      const answeredMeanwhile = await tx.conversationEvent.count({
-        where: { conversationId, type: "message", author: { not: "visitor" }, ord: { gt: lastVisitorOrd, lt: event.ord } },
-      });
-      if (answeredMeanwhile) throw new AlreadyAnswered();
-      const domain = await recordMessageEvent(ctx, tx, workspaceId, conversation, event);
+      // Nothing was added since the read above: nobody can have answered meanwhile.
+      if (event.ord !== conv.eventCount + 1) {
+        const [meanwhile] = await q.all<{ n: number | bigint }>(
+          sql`SELECT COUNT(*) AS "n" FROM "ConversationEvent" WHERE "conversationId" = ${conversationId} AND "type" = 'message'
+            AND "author" <> 'visitor' AND "ord" > ${lastVisitorOrd} AND "ord" < ${event.ord}`,
+        );
+        if (Number(meanwhile!.n)) throw new AlreadyAnswered();
+      }
+      const domain = await recordMessageEvent(q, workspaceId, conversation, event, now);
       return { event, conversation, domain };
     }, CHAT_TX);
     if (options.inbox === false) {
       ctx.events.publish([result.domain]);
       const event = eventView(result.event);
       ctx.events.publishConversation(conversationId, { kind: "event", event });
-      return { event, conversation: result.conversation };
+      return { event, row: result.event, conversation: result.conversation, searched: { question, passages } };
     }
-    return { event: publishEvents(ctx, result.conversation, [result.event], "message", [result.domain])[0]!, conversation: result.conversation };
+    const [event] = publishEvents(ctx, result.conversation, [result.event], "message", [result.domain]);
+    return { event: event!, row: result.event, conversation: result.conversation, searched: { question, passages } };
   } catch (err) {
     if (err instanceof AlreadyAnswered) return null;
     throw err;

@@ -1,5 +1,7 @@
 import DataLoader from "dataloader";
 import type { Db, Provider } from "../db/client.ts";
+import { rowsOf, sql, sqlList, type SqlLane } from "../db/sql.ts";
+import type { Credential } from "../generated/sqlite/client.ts";
 import type { EventBus } from "../events/bus.ts";
 import type { Principal } from "../auth/scopes.ts";
 import type { RateLimits } from "./rate-limit.ts";
@@ -7,12 +9,15 @@ import type { JobRunner } from "../jobs/runner.ts";
 import type { Logger } from "pino";
 import type { Responder } from "../ai/responder.ts";
 import type { ConversationAnalyzer } from "../ai/analyzer.ts";
+import type { Translator } from "../ai/translator.ts";
 
 /** What services are built from once per process. */
 export interface Runtime {
   db: Db;
   /** Which SQL dialect db speaks, for the few raw queries (full-text search). */
   provider: Provider;
+  /** Hand-written statements for the hot paths (chat, job claims, credential lookups). */
+  sql: SqlLane;
   events: EventBus;
   rateLimits: RateLimits;
   signingSecret: string;
@@ -23,6 +28,8 @@ export interface Runtime {
   responder: Responder;
   /** Conversation analysis (rules by default, an LLM when configured). */
   analyzer: ConversationAnalyzer;
+  /** Translates operator and agent replies into the visitor's language (TRANSLATOR_*); absent: none. */
+  translator?: Translator | null;
   log: Logger;
 }
 
@@ -38,7 +45,7 @@ export type Loaders = ReturnType<typeof createLoaders>;
  * Per-request batching and caching for the lookups behind authorization checks (credentials,
  * members, scenarios); Prisma relations cover the rest through plugin-prisma's query merging.
  */
-export function createLoaders(db: Db) {
+export function createLoaders(db: Db, lane: SqlLane) {
   const byIds = <T extends { id: string }>(find: (ids: string[]) => Promise<T[]>) =>
     new DataLoader<string, T | null>(async (ids) => {
       const rows = await find([...ids]);
@@ -47,7 +54,8 @@ export function createLoaders(db: Db) {
     });
   return {
     credentialByHash: new DataLoader(async (hashes: readonly string[]) => {
-      const rows = await db.credential.findMany({ where: { secretHash: { in: [...hashes] } } });
+      // Every authenticated request starts here: through the SQL lane.
+      const rows = await rowsOf<Credential>(lane, "Credential", sql`SELECT * FROM "Credential" WHERE "secretHash" IN (${sqlList(hashes)})`);
       const map = new Map(rows.map((r) => [r.secretHash, r]));
       return hashes.map((h) => map.get(h) ?? null);
     }),
@@ -57,5 +65,5 @@ export function createLoaders(db: Db) {
 }
 
 export function createServiceContext(runtime: Runtime, principal: Principal | null = null): ServiceContext {
-  return { ...runtime, principal, loaders: createLoaders(runtime.db) };
+  return { ...runtime, principal, loaders: createLoaders(runtime.db, runtime.sql) };
 }

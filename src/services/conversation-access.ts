@@ -1,3 +1,4 @@
+import { rowsOf, sql } from "../db/sql.ts";
 import { createHash } from "node:crypto";
 import { forbidden, notFound, unauthenticated } from "../errors.ts";
 import { requirePrincipal, requireTokenScope, requireWidgetKey, visibleScenario } from "./access.ts";
@@ -69,9 +70,12 @@ export async function visitorConversation(
 ): Promise<ConversationInScope> {
   const { scenarioId, workspaceId } = requireWidgetKey(ctx.principal);
   if (typeof visitorToken !== "string" || !visitorToken) throw unauthenticated("Missing visitor token");
-  const conversation = await ctx.db.conversation.findUnique({
-    where: { scenarioId_visitorTokenHash: { scenarioId, visitorTokenHash: hashVisitorToken(visitorToken) } },
-  });
+  // Every widget request starts here: through the SQL lane.
+  const [conversation] = await rowsOf<ConversationRow>(
+    ctx.sql,
+    "Conversation",
+    sql`SELECT * FROM "Conversation" WHERE "scenarioId" = ${scenarioId} AND "visitorTokenHash" = ${hashVisitorToken(visitorToken)}`,
+  );
   if (!conversation || (conversationId !== undefined && conversation.id !== conversationId)) throw notFound("Conversation");
   return { conversation, workspaceId };
 }

@@ -1,3 +1,4 @@
+import { isUniqueViolation } from "../db/sql.ts";
 import { z } from "zod";
 import { badRequest, conflict, notFound, validationError } from "../errors.ts";
 import { requireWidgetKey } from "./access.ts";
@@ -115,7 +116,7 @@ export async function startVisitorConversation(ctx: ServiceContext, body: unknow
       "inline",
     );
   } catch (err) {
-    if ((err as { code?: unknown }).code === "P2002" && (await taken())) throw conflict(TOKEN_TAKEN_MESSAGE);
+    if (isUniqueViolation(err) && (await taken())) throw conflict(TOKEN_TAKEN_MESSAGE);
     throw err;
   }
 }

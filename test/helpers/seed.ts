@@ -1,3 +1,4 @@
+import { rowsOf, sql } from "../../src/db/sql.ts";
 import { SYSTEM, DEVELOPER_SCOPES, type DeveloperScope, type TokenScope } from "../../src/auth/scopes.ts";
 import type { App } from "../../src/app.ts";
 import { createServiceContext } from "../../src/services/context.ts";
@@ -74,11 +75,13 @@ export function seed(app: App) {
         messages: { author: "visitor" | "ai_assistant" | "human_operator"; content: string }[] = [],
         fields: Partial<NewConversation> & { at?: Date } = {},
       ) {
-        const db = app.runtime.db;
         const at = fields.at ?? new Date();
-        return db.$transaction(async (tx) => {
+        return app.runtime.sql.transaction(async (tx) => {
           let conversation = await insertConversation(tx, { source: "api", ...fields, scenarioId }, at);
-          if (!fields.title) conversation = await tx.conversation.update({ where: { id: conversation.id }, data: { title: `Conversation ${conversation.ord}` } });
+          if (!fields.title) {
+            const title = `Conversation ${conversation.ord}`;
+            [conversation] = await rowsOf<typeof conversation>(tx, "Conversation", sql`UPDATE "Conversation" SET "title" = ${title} WHERE "id" = ${conversation.id} RETURNING *`);
+          }
           const events = [];
           for (const m of messages) {
             const r = await appendEvent(tx, conversation.id, m, at);
