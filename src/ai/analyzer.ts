@@ -49,7 +49,8 @@ Reply with one JSON object and nothing else, with exactly these keys:
 export class LlmAnalyzer implements ConversationAnalyzer {
   readonly name = "llm";
 
-  constructor(private readonly client: LlmClient) {}
+  /** Public for the handoff flow, which asks the same model about its guidelines. */
+  constructor(readonly client: LlmClient) {}
 
   async analyze(input: AnalysisInput, log: Logger): Promise<AnalysisOutcome> {
     try {

@@ -25,7 +25,7 @@ async function spend(ctx: GraphQLContext, route: "create" | "reply", perMinute: 
   await ctx.rateLimits.consume(siteKeyPolicy(route, perMinute), `${who}:${ctx.clientIp}`, () => "Rate limit exceeded. Please try again later.");
 }
 
-const VisitorConversationRef = builder.objectRef<ConversationView>("VisitorConversation").implement({
+export const VisitorConversationRef = builder.objectRef<ConversationView>("VisitorConversation").implement({
   description: "The visitor's own conversation, as the widget shows it",
   fields: (t) => ({
     id: t.exposeID("id", { description: "The conversation token: pass it (with the visitor token) to messageAdded, replyChunks and typing" }),
