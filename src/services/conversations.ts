@@ -227,29 +227,3 @@ export async function listConversationEvents(ctx: ServiceContext, id: string, pa
   });
   return { items, offset: page.offset, limit: page.limit, count };
 }
-
-/** Quincer: full transcript + metadata of a conversation in the key's workspace. */
-export async function getConversationTranscript(ctx: ServiceContext, id: string) {
-  const { conversation: conv } = await operatorConversation(ctx, id, "read");
-  const events = await ctx.db.conversationEvent.findMany({ where: { conversationId: conv.id }, orderBy: { ord: "asc" } });
-  return {
-    id: conv.id,
-    widgetId: conv.scenarioId,
-    ord: conv.ord,
-    status: conv.status,
-    title: conv.title,
-    source: conv.source,
-    terminated: conv.terminated,
-    visitor: { name: conv.visitorName, email: conv.visitorEmail },
-    createdAt: conv.createdAt.toISOString(),
-    updatedAt: conv.updatedAt.toISOString(),
-    messages: events.map((e) => ({
-      id: e.id,
-      ord: e.ord,
-      type: e.type,
-      author: e.author,
-      content: e.content,
-      createdAt: e.createdAt.toISOString(),
-    })),
-  };
-}

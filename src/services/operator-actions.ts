@@ -1,6 +1,7 @@
 import type { InboxReason } from "../events/live.ts";
 import type { Prisma } from "../generated/sqlite/client.ts";
 import { notFound, validationError } from "../errors.ts";
+import { auditActor, recordAudit } from "./audit.ts";
 import type { ServiceContext } from "./context.ts";
 import { operatorConversation } from "./conversation-access.ts";
 import { ASSIGNEE_TYPES } from "./conversations.ts";
@@ -19,6 +20,8 @@ interface Change {
   reason: InboxReason;
   type: string;
   payload?: Record<string, unknown>;
+  /** Actions that go on the audit trail (who assigned whom), with what to record. */
+  audit?: { action: string; details: (before: ConversationRow) => Record<string, unknown> };
 }
 
 async function apply(ctx: ServiceContext, conversationId: string, change: Change | ((c: ConversationRow) => Promise<Change> | Change)): Promise<ConversationRow> {
@@ -35,6 +38,16 @@ async function apply(ctx: ServiceContext, conversationId: string, change: Change
       type: c.type,
       payload: { conversationId: conversation.id, ...c.payload },
     });
+    if (c.audit) {
+      await recordAudit(tx, {
+        workspaceId,
+        scenarioId: conversation.scenarioId,
+        conversationId: conversation.id,
+        ...auditActor(ctx.principal),
+        action: c.audit.action,
+        details: c.audit.details(current),
+      });
+    }
     return { conversation, event };
   }, CHAT_TX);
   if (result.event) {
@@ -111,6 +124,15 @@ export function assignConversation(ctx: ServiceContext, conversationId: string, 
       reason: "assignee",
       type: "conversation.assigned",
       payload: { assigneeType: type, memberId },
+      audit: {
+        action: "conversation.assigned",
+        details: (before: ConversationRow) => ({
+          assigneeType: type,
+          assigneeMemberId: memberId,
+          previousAssigneeType: before.assigneeType,
+          previousAssigneeMemberId: before.assigneeMemberId,
+        }),
+      },
     };
   });
 }
