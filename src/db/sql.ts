@@ -196,6 +196,8 @@ export interface SqliteAdapter {
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+/** Lock retries on the next turn of the event loop before the timer back-off starts. */
+const SPINS = 50;
 const isBusy = (err: unknown) => typeof (err as { code?: unknown })?.code === "string" && (err as { code: string }).code.startsWith("SQLITE_BUSY");
 
 /**
@@ -236,7 +238,7 @@ export function immediateTransactions(adapter: SqliteAdapter, options: { maxWait
     try {
       const deadline = Date.now() + maxWaitMs;
       const timeout = connection.pragma("busy_timeout", { simple: true });
-      for (let wait = 0; ; wait = Math.min(wait + 1, 5)) {
+      for (let attempt = 0; ; attempt++) {
         connection.pragma("busy_timeout = 0");
         try {
           prepare("BEGIN IMMEDIATE").run([]);
@@ -246,7 +248,9 @@ export function immediateTransactions(adapter: SqliteAdapter, options: { maxWait
         } finally {
           connection.pragma(`busy_timeout = ${Number(timeout)}`);
         }
-        await sleep(wait);
+        // The other process holds the lock for well under a millisecond per transaction: look again
+        // as soon as this process's pending I/O has run, then back off to timers.
+        await (attempt < SPINS ? new Promise((resolve) => setImmediate(resolve)) : sleep(Math.min(attempt - SPINS + 1, 5)));
       }
       begun = true;
       let tx: AdapterTransaction;
