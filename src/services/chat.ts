@@ -24,6 +24,7 @@ import {
 } from "./conversation-log.ts";
 import { eventView, type ConversationRow, type EventRow } from "./conversation-view.ts";
 import { sql, type SqlRunner } from "../db/sql.ts";
+import { captureStartedLead, captureTypedContact, type PrechatFields } from "./lead-capture.ts";
 
 // The chat flow every visitor-facing transport shares (site-key API, POST /chat, GraphQL):
 // store the visitor's message first (it is never lost), then let the responder answer the
@@ -48,6 +49,8 @@ export interface StartConversation extends NewConversation {
   workspaceId: string;
   /** Post the greeting as the first, is_welcome message. */
   welcome: boolean;
+  /** The widget's pre-chat form, for the lead (lead-capture.ts). */
+  prechat?: PrechatFields | null;
 }
 
 /** Plain text of the greeting HTML the settings keep. */
@@ -106,6 +109,7 @@ export async function startConversation(
   }, CHAT_TX);
   const views = publishEvents(ctx, result.conversation, result.events, "created", result.domain);
   if (mode === "job" && first) ctx.jobs.wake();
+  await captureStartedLead(ctx, input, result.conversation);
   const welcome = greeting ? views[0]! : null;
   const message = first ? views[views.length - 1]! : null;
   const reply = first && mode === "inline" ? await answerAndAnalyze(ctx, result.conversation.id, input.workspaceId) : null;
@@ -171,6 +175,7 @@ const RESPONDER_HISTORY = 20;
 export async function answerAndAnalyze(ctx: ServiceContext, conversationId: string, workspaceId?: string): Promise<EventView | null> {
   const window = await loadConversationWindow(ctx, conversationId);
   if (!window) throw notFound("Conversation");
+  await captureTypedContact(ctx, window, workspaceId);
   // The human handoff wraps the reply: it may ask the visitor, hand the conversation to people,
   // or follow an answer the assistant couldn't give with the offer (nothing more when it is off).
   const turn = await handoffTurn(ctx, window, workspaceId, (w) => answer(ctx, conversationId, workspaceId, { inbox: false, window: w }));

@@ -17,6 +17,7 @@ import { hashVisitorToken, visitorConversation } from "./conversation-access.ts"
 import type { ServiceContext } from "./context.ts";
 import type { ConversationRow } from "./conversation-view.ts";
 import type { EventView } from "../events/live.ts";
+import { parsePrechat } from "./lead-capture.ts";
 
 // The visitor's side of a conversation with a site key (the widget): start one with a visitor
 // token the widget keeps, read its messages, reply, attach and download files. The visitor token
@@ -95,6 +96,7 @@ export async function createVisitorConversation(ctx: ServiceContext, body: unkno
 export async function startVisitorConversation(ctx: ServiceContext, body: unknown): Promise<Awaited<ReturnType<typeof startConversation>>> {
   const { scenarioId, workspaceId } = requireWidgetKey(ctx.principal);
   const input = parseNewConversation(body);
+  const prechat = parsePrechat(record(body).prechat);
   const visitorTokenHash = hashVisitorToken(input.visitorToken);
   // No look-before-insert: the unique index decides, the same way for one request or many racing.
   const taken = () =>
@@ -108,6 +110,8 @@ export async function startVisitorConversation(ctx: ServiceContext, body: unknow
         source: "widget",
         visitorName: input.name,
         visitorEmail: input.email,
+        visitorPhone: prechat?.phone ?? null,
+        prechat,
         visitorTokenHash,
         url: input.url,
         welcome: true,
