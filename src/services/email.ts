@@ -2,8 +2,9 @@ import { randomUUID } from "node:crypto";
 import nodemailer, { type Transporter } from "nodemailer";
 import type { SmtpConfig } from "../config.ts";
 import { rowsOf, sql, timestamp, type SqlRunner } from "../db/sql.ts";
-import type { OutboundEmail } from "../generated/sqlite/client.ts";
-import type { JobRunner } from "../jobs/runner.ts";
+import type { DomainEventRecord } from "../events/bus.ts";
+import type { OutboundEmail, Prisma } from "../generated/sqlite/client.ts";
+import type { JobRow, JobRunner } from "../jobs/runner.ts";
 import { forbidden, notFound } from "../errors.ts";
 import { requirePrincipal, requireTokenScope } from "./access.ts";
 import type { Runtime, ServiceContext } from "./context.ts";
@@ -15,8 +16,18 @@ import type { Runtime, ServiceContext } from "./context.ts";
 
 export const EMAIL_JOB = "email.send";
 
-/** queued → sent | failed, or outbox when no SMTP server is configured. */
-export type EmailStatus = "queued" | "sent" | "failed" | "outbox";
+/** queued → sent | failed, or outbox when no SMTP server is configured. Lead emails start as drafts. */
+export type EmailStatus = "draft" | "queued" | "sent" | "failed" | "outbox" | "discarded";
+
+/**
+ * What a kind of email does when its job settles, in the transaction that records the outcome (lead
+ * emails: email.sent and their task); answers the domain events to publish after the commit.
+ */
+export type EmailSettledHook = (
+  tx: Prisma.TransactionClient,
+  email: OutboundEmail,
+  outcome: { status: "sent" | "outbox" | "failed"; jobId: string; messageId?: string | null; error?: string },
+) => Promise<DomainEventRecord[]>;
 
 /** Tries per email before it is failed; with the default backoff the last is ~30 s after the first. */
 const MAX_ATTEMPTS = 5;
@@ -64,6 +75,11 @@ export async function queueEmails(q: SqlRunner, jobs: JobRunner, emails: NewEmai
   return rows;
 }
 
+/** The send job for an email row written earlier (an approved lead email), in the caller's Prisma transaction. */
+export function enqueueEmailSend(jobs: JobRunner, tx: Pick<Prisma.TransactionClient, "job">, email: OutboundEmail): Promise<JobRow> {
+  return jobs.enqueue(tx, { kind: EMAIL_JOB, workspaceId: email.workspaceId, scenarioId: email.scenarioId, payload: { emailId: email.id }, maxAttempts: MAX_ATTEMPTS });
+}
+
 /** A nodemailer SMTP transport with timeouts that fit a job's lease (the defaults wait minutes). */
 export function smtpTransport(smtp: SmtpConfig): Transporter {
   return nodemailer.createTransport(
@@ -76,54 +92,68 @@ export function smtpTransport(smtp: SmtpConfig): Transporter {
  * The send job. Runs in whichever process claims it (server or job worker); each registers it with
  * its own SMTP settings, read from the same environment.
  */
-export function registerEmailJobs(runtime: Runtime, smtp: SmtpConfig | null): void {
+export function registerEmailJobs(runtime: Runtime, smtp: SmtpConfig | null, hooks: Record<string, EmailSettledHook> = {}): void {
   let transport: Transporter | undefined;
   const db = runtime.db;
+  /** The row's new state and what its kind's hook records, in one transaction; events published after it. */
+  async function settle(emailId: string, data: Prisma.OutboundEmailUpdateManyMutationInput, outcome: Parameters<EmailSettledHook>[2], from: string[]) {
+    const events = await db.$transaction(async (tx) => {
+      const { count } = await tx.outboundEmail.updateMany({ where: { id: emailId, status: { in: from } }, data });
+      const row = count ? await tx.outboundEmail.findUnique({ where: { id: emailId } }) : null;
+      const hook = row ? hooks[row.kind] : undefined;
+      return row && hook ? hook(tx, row, outcome) : [];
+    });
+    runtime.events.publish(events);
+  }
   runtime.jobs.registerHandler(
     EMAIL_JOB,
     async (job) => {
       const { emailId } = job.payload as { emailId: string };
       const email = await db.outboundEmail.findUnique({ where: { id: emailId } });
-      // Deleted with its workspace, or a retry after the row was already settled.
-      if (!email || email.status === "sent" || email.status === "outbox") return { status: email?.status ?? "gone" };
+      // Deleted with its workspace, a retry after the row was already settled, or not approved.
+      if (!email || email.status !== "queued") return { status: email?.status ?? "gone" };
       if (!smtp) {
-        await db.outboundEmail.update({ where: { id: email.id }, data: { status: "outbox" } });
+        await settle(email.id, { status: "outbox" }, { status: "outbox", jobId: job.id }, ["queued"]);
         return { status: "outbox" };
       }
       transport ??= smtpTransport(smtp);
       const info = await transport.sendMail({ to: email.to, subject: email.subject, text: email.text, ...(email.html ? { html: email.html } : {}) });
-      await db.outboundEmail.update({
-        where: { id: email.id },
-        data: { status: "sent", attempts: job.attempts, sentAt: runtime.clock(), error: null },
-      });
-      return { status: "sent", messageId: (info as { messageId?: string }).messageId ?? null };
+      const messageId = (info as { messageId?: string }).messageId ?? null;
+      await settle(email.id, { status: "sent", attempts: job.attempts, sentAt: runtime.clock(), error: null }, { status: "sent", jobId: job.id, messageId }, ["queued"]);
+      return { status: "sent", messageId };
     },
     {
       // The row says how it went: queued again (with the error) until the last try, then failed.
       onFailure: async (job, error, { final }) => {
         const { emailId } = job.payload as { emailId: string };
-        await db.outboundEmail.updateMany({
-          where: { id: emailId, status: { in: ["queued", "failed"] } },
-          data: { status: final ? "failed" : "queued", attempts: job.attempts, error: (error.message || error.name).slice(0, MAX_ERROR_LENGTH) },
-        });
+        const message = (error.message || error.name).slice(0, MAX_ERROR_LENGTH);
+        const data = { status: final ? "failed" : "queued", attempts: job.attempts, error: message };
+        if (!final) {
+          await db.outboundEmail.updateMany({ where: { id: emailId, status: { in: ["queued", "failed"] } }, data });
+          return;
+        }
+        await settle(emailId, data, { status: "failed", jobId: job.id, error: message }, ["queued", "failed"]);
       },
     },
   );
 }
 
 /**
- * Whose outbox a caller may read, as a Prisma filter: a developer key with workspace:admin reads
- * its workspace's, a scenario token (read_all) its scenario's. Other credentials are refused.
+ * Whose outbox a caller may read, as a Prisma filter (emails on their way or sent, not drafts): a
+ * developer key with workspace:admin reads its workspace's, a scenario token (read_all) its
+ * scenario's. Other credentials are refused.
  */
-export function outboxScope(ctx: Pick<ServiceContext, "principal">): { workspaceId: string; scenarioId?: string } {
+export function outboxScope(ctx: Pick<ServiceContext, "principal">): Prisma.OutboundEmailWhereInput {
   const p = requirePrincipal(ctx.principal);
+  // Lead email drafts (and discarded ones) are not going out: they live on their lead.
+  const outgoing = { status: { notIn: ["draft", "discarded"] } };
   if (p.kind === "scenario_token") {
     const own = requireTokenScope(p, "read_all");
-    return { workspaceId: own.workspaceId, scenarioId: own.scenarioId };
+    return { workspaceId: own.workspaceId, scenarioId: own.scenarioId, ...outgoing };
   }
   if (p.kind === "developer") {
     if (!p.scopes.has("workspace:admin")) throw forbidden("Insufficient scope. Required: workspace:admin");
-    return { workspaceId: p.workspaceId };
+    return { workspaceId: p.workspaceId, ...outgoing };
   }
   if (p.kind === "system") throw notFound("Workspace");
   throw forbidden("This credential cannot read the outbox");
