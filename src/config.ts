@@ -1,6 +1,8 @@
 import { z } from "zod";
 import { resolve } from "node:path";
 import type { JobRunnerOptions } from "./jobs/types.ts";
+import { parseAllowlist } from "./services/outbound-policy.ts";
+import type { WebhookOptions } from "./services/webhook-events.ts";
 
 const bool = z
   .enum(["1", "0", "true", "false", "yes", "no", "on", "off"])
@@ -49,6 +51,17 @@ const EnvSchema = z.object({
     .regex(/^smtps?:\/\/[^\s/]+/, "SMTP_URL must be an smtp:// or smtps:// URL, e.g. smtp://user:password@mail.example.com:587")
     .optional(),
   SMTP_FROM: z.string().min(3).default("Parley <parley@localhost>"),
+  OUTBOUND_ALLOWLIST: z
+    .string()
+    .default("")
+    .transform((v, ctx) => {
+      try {
+        return parseAllowlist(v);
+      } catch (err) {
+        ctx.addIssue({ code: "custom", message: (err as Error).message });
+        return z.NEVER;
+      }
+    }),
 }).refine((e) => !e.LLM_BASE_URL || e.LLM_MODEL, {
   path: ["LLM_MODEL"],
   message: "required when LLM_BASE_URL is set",
@@ -101,6 +114,13 @@ export interface Config {
   translator: LlmConfig | null;
   /** Email notifications over SMTP; null: notifications are kept in the outbox (GraphQL outbox) only. */
   smtp: SmtpConfig | null;
+  /**
+   * Hosts, IP addresses and CIDR ranges outbound requests (webhooks) may reach although they are
+   * loopback, private or link-local (OUTBOUND_ALLOWLIST, comma-separated); empty: none.
+   */
+  outboundAllowlist: string[];
+  /** Webhook delivery timings (retry schedule, timeouts, polling); tests shorten them. */
+  webhooks?: Partial<WebhookOptions>;
   /** Tests pin time; everything else reads the wall clock. */
   clock?: () => Date;
   /**
@@ -143,5 +163,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       ? { baseUrl: e.TRANSLATOR_BASE_URL.replace(/\/+$/, ""), apiKey: e.TRANSLATOR_API_KEY, model: e.TRANSLATOR_MODEL!, timeoutMs: e.TRANSLATOR_TIMEOUT_MS }
       : null,
     smtp: e.SMTP_URL ? { url: e.SMTP_URL, from: e.SMTP_FROM } : null,
+    outboundAllowlist: e.OUTBOUND_ALLOWLIST,
   };
 }

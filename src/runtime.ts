@@ -9,8 +9,12 @@ import { registerKnowledgeBaseJobs } from "./services/knowledge-base.ts";
 import { RateLimits } from "./services/rate-limit.ts";
 import { registerChatJobs } from "./services/chat.ts";
 import { registerEmailJobs } from "./services/email.ts";
+import { registerActivityJobs } from "./services/activities-run.ts";
+import { LEAD_EMAIL_KIND, leadEmailSettled } from "./services/lead-emails.ts";
 import { createAnalyzer, createResponder } from "./ai/index.ts";
 import { createTranslator } from "./ai/translator.ts";
+import { OutboundGuard } from "./services/outbound-guard.ts";
+import { registerWebhookJobs } from "./services/webhook-jobs.ts";
 
 export interface BuildOptions {
   logger?: Logger;
@@ -34,11 +38,14 @@ export function createRuntime(config: Config, log: Logger, options: BuildOptions
     responder: createResponder(config),
     analyzer: createAnalyzer(config),
     translator: createTranslator(config),
+    outbound: new OutboundGuard(config.outboundAllowlist),
     log,
   };
   registerKnowledgeBaseJobs(runtime);
   registerChatJobs(runtime);
-  registerEmailJobs(runtime, config.smtp);
+  registerEmailJobs(runtime, config.smtp, { [LEAD_EMAIL_KIND]: leadEmailSettled(runtime) });
+  registerActivityJobs(runtime);
+  registerWebhookJobs(runtime, config);
   return { runtime, database };
 }
 

@@ -20,5 +20,9 @@ import "./handoff-status.ts";
 import "./outbox.ts";
 import "./takeover.ts";
 import "./external-agents.ts";
+import "./leads.ts";
+import "./activities.ts";
+import "./lead-emails.ts";
+import "./webhooks.ts";
 
 export const schema = lexicographicSortSchema(builder.toSchema());

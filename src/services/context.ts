@@ -10,6 +10,7 @@ import type { Logger } from "pino";
 import type { Responder } from "../ai/responder.ts";
 import type { ConversationAnalyzer } from "../ai/analyzer.ts";
 import type { Translator } from "../ai/translator.ts";
+import type { OutboundGuard } from "./outbound-guard.ts";
 
 /** What services are built from once per process. */
 export interface Runtime {
@@ -30,6 +31,8 @@ export interface Runtime {
   analyzer: ConversationAnalyzer;
   /** Translates operator and agent replies into the visitor's language (TRANSLATOR_*); absent: none. */
   translator?: Translator | null;
+  /** The HTTP client for addresses users choose (webhooks), with OUTBOUND_ALLOWLIST; absent: no allowlist. */
+  outbound?: OutboundGuard;
   log: Logger;
 }
 
