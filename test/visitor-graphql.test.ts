@@ -106,6 +106,26 @@ describe("startConversation", () => {
   });
 });
 
+describe("the widget key as X-Site-Key", () => {
+  it("works on /graphql as on the site-key API; other keys must use Authorization", async () => {
+    const site = (await t.widgetKey()).secret;
+    const i = input();
+    const post = (headers: Record<string, string>) =>
+      fetch(`${server.url}/graphql`, {
+        method: "POST",
+        headers: { "content-type": "application/json", ...headers },
+        body: JSON.stringify({ query: START, variables: { input: i } }),
+      }).then((r) => r.json());
+    const viaHeader = await post({ "x-site-key": site });
+    expect(viaHeader.errors).toBeUndefined();
+    expect(viaHeader.data.startConversation.conversationToken).toBeTruthy();
+    const reader = (await t.token("read_all")).secret;
+    const notAWidgetKey = await post({ "x-site-key": reader });
+    expect(notAWidgetKey.errors?.[0]?.extensions?.code).toBe("PERMISSION_DENIED");
+    expect(notAWidgetKey.data?.startConversation ?? null).toBeNull();
+  });
+});
+
 describe("sendMessage and visitorConversation", () => {
   async function started(site: string) {
     const i = input();

@@ -42,6 +42,17 @@ function requestError(err: AppError, headers?: Record<string, string>) {
 }
 
 /** Authenticates a GraphQL caller: no credential is allowed (public fields only), a bad one is a 401. */
+/**
+ * The Authorization header, or a widget key sent as X-Site-Key as the site-key REST API accepts it
+ * (only cw_live_… keys travel that way).
+ */
+function authorizationOf(headers: Headers): string | null {
+  const authorization = headers.get("authorization");
+  if (authorization) return authorization;
+  const siteKey = headers.get("x-site-key")?.trim();
+  return siteKey?.startsWith("cw_live_") ? `Bearer ${siteKey}` : null;
+}
+
 export async function graphqlPrincipal(runtime: Runtime, authorization: string | null | undefined): Promise<Principal | null> {
   const secret = bearer(authorization);
   if (secret === undefined) return null;
@@ -105,6 +116,10 @@ function shapeError(error: unknown, requestId: string, log: Logger): GraphQLErro
     });
   }
   if (error instanceof GraphQLError && !original) return error;
+  // A scalar refusing a value (DateTime, JSON…) throws a GraphQLError: bad input, not a fault.
+  if (error instanceof GraphQLError && original instanceof GraphQLError) {
+    return new GraphQLError(error.message, { nodes: error.nodes, path: error.path, extensions: { code: "VALIDATION_ERROR" } });
+  }
   const code = original instanceof Error ? toAppError(original).code : "UNKNOWN";
   log.error({ err: original, reqId: requestId }, "GraphQL operation failed");
   return new GraphQLError(code === "SERVICE_UNAVAILABLE" ? "Service temporarily unavailable" : "Unexpected error.", {
@@ -163,7 +178,7 @@ export function createGraphQL(config: Config, runtime: Runtime, log: Logger): Yo
       if ("wsPrincipal" in initial) principal = initial.wsPrincipal ?? null;
       else {
         try {
-          principal = await graphqlPrincipal(runtime, initial.request.headers.get("authorization"));
+          principal = await graphqlPrincipal(runtime, authorizationOf(initial.request.headers));
         } catch (err) {
           if (err instanceof AppError) throw requestError(err);
           throw err;
