@@ -47,7 +47,8 @@ interface Subscription {
 // ---------------------------------------------------------------- the servers (child process)
 async function serve() {
   const { seed } = await import("../test/helpers/seed.ts");
-  const parleyServer = await startBenchParley("parley-bench-subs-");
+  // BENCH_JOB_WORKERS=1: the reply jobs (and their own inbox updates) run in a worker process.
+  const parleyServer = await startBenchParley("parley-bench-subs-", { jobWorkers: Number(process.env.BENCH_JOB_WORKERS ?? 0) });
   const { app, url: parley } = parleyServer;
 
   const tenant = await seed(app).workspace("Bench workspace");
