@@ -303,7 +303,7 @@ async function main(argv: string[]): Promise<number> {
         db: database.prisma,
         provider: database.provider,
         sql: database.sql,
-        events: new EventBus(database.provider),
+        events: new EventBus(database.sql),
         rateLimits: new RateLimits(),
         signingSecret: loadSecret(config),
         clock: () => new Date(),

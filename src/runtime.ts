@@ -30,7 +30,7 @@ export function createRuntime(config: Config, log: Logger, options: BuildOptions
     db: database.prisma,
     provider: database.provider,
     sql: database.sql,
-    events: new EventBus(database.provider),
+    events: new EventBus(database.sql),
     rateLimits: options.rateLimits ?? new RateLimits(),
     signingSecret: loadSecret(config),
     clock,

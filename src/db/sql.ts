@@ -360,6 +360,14 @@ export class SqliteLane implements SqlLane {
     return () => this.observers.delete(observer);
   }
 
+  /**
+   * Statements on the connection as it is, for a caller inside a Prisma transaction: the one
+   * connection is in that transaction, so they commit or roll back with it, at driver cost.
+   */
+  async inPrismaTransaction(): Promise<SqlRunner> {
+    return (await this.current()).runner;
+  }
+
   // A write outside a transaction becomes a transaction of its own: it then waits for the write
   // lock without blocking the process (see immediateTransactions).
   async all<T>(q: Sql): Promise<T[]> {

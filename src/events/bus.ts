@@ -1,8 +1,8 @@
 import { setMaxListeners } from "node:events";
 import { createPubSub } from "graphql-yoga";
 import { randomUUID } from "node:crypto";
-import type { Db, Provider } from "../db/client.ts";
-import { json, rowsOf, runnerIn, sql, timestamp } from "../db/sql.ts";
+import type { Db } from "../db/client.ts";
+import { json, rowsOf, runnerIn, sql, SqliteLane, timestamp, type SqlLane } from "../db/sql.ts";
 import type { LiveConversationMessage, LiveInboxUpdate } from "./live.ts";
 
 export interface DomainEventRecord {
@@ -140,19 +140,21 @@ export class EventBus {
     this.relay?.(topic, payload);
   }
 
-  /** `dialect`: the database's, for the outbox insert's SQL. */
-  constructor(private readonly dialect: Provider = "sqlite") {}
+  /** `lane`: the database's SQL lane, for the outbox insert (absent: through Prisma's raw queries). */
+  constructor(private readonly lane?: SqlLane) {}
 
   /**
-   * Writes the outbox row in the caller's Prisma transaction. One raw statement (a fraction of an
-   * ORM create): every change that has an event pays for it.
+   * Writes the outbox row in the caller's Prisma transaction: one raw statement, not an ORM create,
+   * since every change that has an event pays for it. On SQLite it runs straight on the one
+   * connection, which is inside the caller's transaction.
    */
   async record(
     tx: Tx,
     event: { workspaceId: string; scenarioId?: string | null; type: string; payload: Record<string, unknown> },
   ): Promise<DomainEventRecord> {
+    const q = this.lane instanceof SqliteLane ? await this.lane.inPrismaTransaction() : runnerIn(tx, this.lane?.dialect ?? "sqlite");
     const [row] = await rowsOf<DomainEventRecord>(
-      runnerIn(tx, this.dialect),
+      q,
       "DomainEvent",
       sql`INSERT INTO "DomainEvent" ("id", "workspaceId", "scenarioId", "type", "payload", "createdAt")
         VALUES (${randomUUID()}, ${event.workspaceId}, ${event.scenarioId ?? null}, ${event.type}, ${json(event.payload)}, ${timestamp(new Date())})
