@@ -34,6 +34,21 @@ const createLeads = (inputs: Record<string, unknown>[], tenant: Tenant = t) => f
 const uniqueEmail = fixtures.uniqueEmail;
 const snapshot = (id: string) => fixtures.snapshot(t, id);
 
+describe("write budget", () => {
+  it("30 PATCHes per key per minute; the 31st is 429 saying how many remain, and changes nothing", async () => {
+    const key = (await t.developerKey(["leads:read", "leads:write"])).secret;
+    const [id] = await createLeads([{ name: "Budget", email: uniqueEmail("budget") }]);
+    for (let i = 1; i <= 30; i++) {
+      const res = await callJson(`/api/v1/leads/${id}`, { method: "PATCH", token: key, body: { score: i } });
+      expect(res.status, `request ${i}`).toBe(200);
+    }
+    const over = await callJson(`/api/v1/leads/${id}`, { method: "PATCH", token: key, body: { score: 99 } });
+    expect(over.status).toBe(429);
+    expect(over.body.error).toMatch(/\b0 of 30 write requests remaining\b/);
+    expect((await snapshot(id!)).lead?.score).toBe(30);
+  });
+});
+
 describe("PATCH /api/v1/leads/:id refusals", () => {
   describe("refuses bad input with 422 and changes nothing", () => {
     let id: string;
