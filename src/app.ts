@@ -141,6 +141,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
       if (started) await http.close();
       if (workers) await workers.stop();
       else await runtime.jobs.stop();
+      await runtime.outbound.close();
       await database.close();
     },
   };

@@ -311,6 +311,8 @@ async function main(argv: string[]): Promise<number> {
         jobs: new (await import("./jobs/runner.ts")).JobRunner({ db: database.prisma, provider: database.provider, sql: database.sql, clock: () => new Date() }),
         responder: createResponder(config),
         analyzer: createAnalyzer(config),
+        imports: config.imports,
+        outbound: (await import("./services/outbound-guard.ts")).createOutboundGuard(config),
         log: pino({ level: "silent" }),
       },
       SYSTEM,

@@ -51,6 +51,26 @@ const EnvSchema = z.object({
     .regex(/^smtps?:\/\/[^\s/]+/, "SMTP_URL must be an smtp:// or smtps:// URL, e.g. smtp://user:password@mail.example.com:587")
     .optional(),
   SMTP_FROM: z.string().min(3).default("Parley <parley@localhost>"),
+  // Knowledge-base uploads and imports (see README "Knowledge-base imports").
+  KB_UPLOAD_MAX_BYTES: z.coerce.number().int().min(1).default(20 * 1024 * 1024),
+  KB_UPLOAD_MAX_PAGES: z.coerce.number().int().min(1).default(500),
+  KB_UPLOAD_MAX_TEXT_CHARS: z.coerce.number().int().min(1).default(2_000_000),
+  KB_DOCX_MAX_INFLATED_BYTES: z.coerce.number().int().min(1).default(100 * 1024 * 1024),
+  KB_DOCX_MAX_ENTRIES: z.coerce.number().int().min(1).default(2_000),
+  IMPORT_MAX_PAGES: z.coerce.number().int().min(1).max(10_000).default(100),
+  IMPORT_MAX_DEPTH: z.coerce.number().int().min(0).max(20).default(3),
+  IMPORT_MAX_LINKS: z.coerce.number().int().min(1).max(10_000).default(1_000),
+  IMPORT_PAGE_MAX_BYTES: z.coerce.number().int().min(1024).default(5 * 1024 * 1024),
+  IMPORT_FETCH_TIMEOUT_MS: z.coerce.number().int().min(100).default(15_000),
+  IMPORT_MAX_REDIRECTS: z.coerce.number().int().min(0).max(20).default(5),
+  YOUTUBE_BASE_URL: z
+    .string()
+    .regex(/^https?:\/\/[^\s]+$/, "YOUTUBE_BASE_URL must be an http(s):// URL, e.g. https://www.youtube.com")
+    .default("https://www.youtube.com"),
+  INTERCOM_BASE_URL: z
+    .string()
+    .regex(/^https?:\/\/[^\s]+$/, "INTERCOM_BASE_URL must be an http(s):// URL, e.g. https://api.intercom.io")
+    .default("https://api.intercom.io"),
   OUTBOUND_ALLOWLIST: z
     .string()
     .default("")
@@ -77,6 +97,36 @@ export interface LlmConfig {
   apiKey?: string;
   model: string;
   timeoutMs: number;
+}
+
+/** Limits of knowledge-base uploads and imports, and where the external services are (KB_*, IMPORT_*, YOUTUBE_*, INTERCOM_*). */
+export interface ImportConfig {
+  /** An uploaded file's size (422 above it). */
+  uploadMaxBytes: number;
+  /** A PDF's page count. */
+  uploadMaxPages: number;
+  /** Extracted text, in characters (an upload or one imported page). */
+  maxTextChars: number;
+  /** A DOCX's decompressed size, counted while inflating (zip bombs stop here). */
+  docxMaxInflatedBytes: number;
+  /** Entries in a DOCX's zip. */
+  docxMaxEntries: number;
+  /** Pages one site-wide crawl imports at most. */
+  maxPages: number;
+  /** Link depth of a site-wide crawl from its start page (0: the start page only). */
+  maxDepth: number;
+  /** Links one sitemap or link-list import takes at most. */
+  maxLinks: number;
+  /** One fetched page or sitemap, in bytes. */
+  pageMaxBytes: number;
+  /** One fetch, connect to last byte. */
+  fetchTimeoutMs: number;
+  /** Redirects followed per fetch (each hop passes the outbound policy again). */
+  maxRedirects: number;
+  /** Where YouTube watch pages and caption tracks are fetched (tests point it at a local stub). */
+  youtubeBaseUrl: string;
+  /** The Intercom REST API (tests point it at a local stub). */
+  intercomBaseUrl: string;
 }
 
 /** Where email notifications go out (SMTP_URL, SMTP_FROM); absent: they stay in the outbox. */
@@ -119,6 +169,8 @@ export interface Config {
    * loopback, private or link-local (OUTBOUND_ALLOWLIST, comma-separated); empty: none.
    */
   outboundAllowlist: string[];
+  /** Knowledge-base file uploads and web/YouTube/Intercom imports: limits and the services' base URLs. */
+  imports: ImportConfig;
   /** Webhook delivery timings (retry schedule, timeouts, polling); tests shorten them. */
   webhooks?: Partial<WebhookOptions>;
   /** Tests pin time; everything else reads the wall clock. */
@@ -164,5 +216,20 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       : null,
     smtp: e.SMTP_URL ? { url: e.SMTP_URL, from: e.SMTP_FROM } : null,
     outboundAllowlist: e.OUTBOUND_ALLOWLIST,
+    imports: {
+      uploadMaxBytes: e.KB_UPLOAD_MAX_BYTES,
+      uploadMaxPages: e.KB_UPLOAD_MAX_PAGES,
+      maxTextChars: e.KB_UPLOAD_MAX_TEXT_CHARS,
+      docxMaxInflatedBytes: e.KB_DOCX_MAX_INFLATED_BYTES,
+      docxMaxEntries: e.KB_DOCX_MAX_ENTRIES,
+      maxPages: e.IMPORT_MAX_PAGES,
+      maxDepth: e.IMPORT_MAX_DEPTH,
+      maxLinks: e.IMPORT_MAX_LINKS,
+      pageMaxBytes: e.IMPORT_PAGE_MAX_BYTES,
+      fetchTimeoutMs: e.IMPORT_FETCH_TIMEOUT_MS,
+      maxRedirects: e.IMPORT_MAX_REDIRECTS,
+      youtubeBaseUrl: e.YOUTUBE_BASE_URL.replace(/\/+$/, ""),
+      intercomBaseUrl: e.INTERCOM_BASE_URL.replace(/\/+$/, ""),
+    },
   };
 }

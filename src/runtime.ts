@@ -13,8 +13,9 @@ import { registerActivityJobs } from "./services/activities-run.ts";
 import { LEAD_EMAIL_KIND, leadEmailSettled } from "./services/lead-emails.ts";
 import { createAnalyzer, createResponder } from "./ai/index.ts";
 import { createTranslator } from "./ai/translator.ts";
-import { OutboundGuard } from "./services/outbound-guard.ts";
+import { createOutboundGuard } from "./services/outbound-guard.ts";
 import { registerWebhookJobs } from "./services/webhook-jobs.ts";
+import { registerKnowledgeImportJobs } from "./services/kb-imports.ts";
 
 export interface BuildOptions {
   logger?: Logger;
@@ -26,6 +27,8 @@ export interface BuildOptions {
 export function createRuntime(config: Config, log: Logger, options: BuildOptions = {}): { runtime: Runtime; database: Database } {
   const database = openDatabase(config);
   const clock = config.clock ?? (() => new Date());
+  // One guard for every outbound request, the AI's included (the LLM base URL is one of its trusted origins).
+  const outbound = createOutboundGuard(config);
   const runtime: Runtime = {
     db: database.prisma,
     provider: database.provider,
@@ -35,13 +38,15 @@ export function createRuntime(config: Config, log: Logger, options: BuildOptions
     signingSecret: loadSecret(config),
     clock,
     jobs: new JobRunner({ db: database.prisma, provider: database.provider, sql: database.sql, clock, log }, config.jobs),
-    responder: createResponder(config),
-    analyzer: createAnalyzer(config),
-    translator: createTranslator(config),
-    outbound: new OutboundGuard(config.outboundAllowlist),
+    responder: createResponder(config, outbound),
+    analyzer: createAnalyzer(config, outbound),
+    translator: createTranslator(config, outbound),
+    outbound,
+    imports: config.imports,
     log,
   };
   registerKnowledgeBaseJobs(runtime);
+  registerKnowledgeImportJobs(runtime);
   registerChatJobs(runtime);
   registerEmailJobs(runtime, config.smtp, { [LEAD_EMAIL_KIND]: leadEmailSettled(runtime) });
   registerActivityJobs(runtime);

@@ -90,7 +90,7 @@ describe("address policy", () => {
 describe("checked when connecting", () => {
   it("refuses a name that resolves to a loopback address, whatever it resolved to before (DNS rebinding)", async () => {
     const table: Record<string, string[]> = { "hooks.example": ["93.184.216.34"] };
-    const guard = new OutboundGuard([], fakeDns(table));
+    const guard = new OutboundGuard([], { resolve: fakeDns(table) });
     expect(await guard.checkHost("hooks.example")).toBeNull(); // at save time it looked public
     table["hooks.example"] = ["127.0.0.1"];
     const message = await refusal(post(guard, `http://hooks.example:${receiver.port}/rebound`));
@@ -100,7 +100,7 @@ describe("checked when connecting", () => {
   });
 
   it("refuses a name when any of its addresses is refused", async () => {
-    const guard = new OutboundGuard([], fakeDns({ "mixed.example": ["93.184.216.34", "10.0.0.5"] }));
+    const guard = new OutboundGuard([], { resolve: fakeDns({ "mixed.example": ["93.184.216.34", "10.0.0.5"] }) });
     expect(await guard.checkHost("mixed.example")).toContain("10.0.0.5, which is a private address");
     await guard.close();
   });
@@ -117,7 +117,7 @@ describe("checked when connecting", () => {
   it("connects where the allowlist permits, by address or by name", async () => {
     const byAddress = new OutboundGuard(["127.0.0.1"]);
     expect((await post(byAddress, `http://127.0.0.1:${receiver.port}/allowed`)).status).toBe(200);
-    const byName = new OutboundGuard(["hooks.internal"], fakeDns({ "hooks.internal": ["127.0.0.1"] }));
+    const byName = new OutboundGuard(["hooks.internal"], { resolve: fakeDns({ "hooks.internal": ["127.0.0.1"] }) });
     expect((await post(byName, `http://hooks.internal:${receiver.port}/allowed`)).status).toBe(200);
     expect(receiver.hooks("/allowed")).toHaveLength(2);
     await byAddress.close();

@@ -1,5 +1,6 @@
 import { createParser, type EventSourceMessage } from "eventsource-parser";
 import type { LlmConfig } from "../config.ts";
+import { OutboundFetchError, OutboundGuard } from "../services/outbound-guard.ts";
 
 // A minimal client for OpenAI-compatible chat completions (OpenAI, llama.cpp server, vLLM,
 // Ollama's /v1, LiteLLM…), shared by the responder and the analysis. Only the fields every such
@@ -53,8 +54,40 @@ function errorMessage(body: unknown): string | undefined {
   return JSON.stringify(e);
 }
 
+/** A completion's reply (a streamed one included), at most: far above any reply a model writes. */
+const MAX_RESPONSE_BYTES = 8 * 1024 * 1024;
+/** An error answer is read this far for its message. */
+const MAX_ERROR_BYTES = 64 * 1024;
+/** A load balancer in front of the model may redirect (http → https, a path moved). */
+const MAX_REDIRECTS = 3;
+
+/** The whole body as text, at most `cap` bytes (the rest is dropped). */
+async function readText(body: AsyncIterable<Uint8Array>, cap: number): Promise<string> {
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for await (const chunk of body) {
+    chunks.push(chunk);
+    size += chunk.length;
+    if (size >= cap) break;
+  }
+  return Buffer.concat(chunks).subarray(0, cap).toString("utf8");
+}
+
+const headerValue = (v: string | string[] | undefined) => (Array.isArray(v) ? v[0] : v) ?? "";
+
 export class LlmClient {
-  constructor(readonly config: LlmConfig) {}
+  private readonly guard: OutboundGuard;
+
+  /**
+   * Requests go through the runtime's outbound guard; without one (scripts, unit tests) the client
+   * makes its own, trusting the configured base URL as the runtime's guard does.
+   */
+  constructor(
+    readonly config: LlmConfig,
+    guard?: OutboundGuard,
+  ) {
+    this.guard = guard ?? new OutboundGuard([], { trustedOrigins: [config.baseUrl] });
+  }
 
   get model(): string {
     return this.config.model;
@@ -63,11 +96,9 @@ export class LlmClient {
   /** The completion's text (the streamed deltas joined when onDelta is given); throws LlmError. */
   async complete(request: CompletionRequest, options: CompletionOptions = {}): Promise<string> {
     const stream = options.onDelta !== undefined;
-    const timeout = AbortSignal.timeout(this.config.timeoutMs);
-    const signal = options.signal ? AbortSignal.any([timeout, options.signal]) : timeout;
     const url = `${this.config.baseUrl}/chat/completions`;
     try {
-      const res = await fetch(url, {
+      const res = await this.guard.stream(url, {
         method: "POST",
         headers: {
           "content-type": "application/json",
@@ -75,10 +106,15 @@ export class LlmClient {
           ...(this.config.apiKey ? { authorization: `Bearer ${this.config.apiKey}` } : {}),
         },
         body: JSON.stringify({ model: this.config.model, ...request, stream }),
-        signal,
+        timeoutMs: this.config.timeoutMs,
+        maxResponseBytes: MAX_RESPONSE_BYTES,
+        maxRedirects: MAX_REDIRECTS,
+        signal: options.signal,
+        // LLM_BASE_URL is the operator's: a local model server needs no OUTBOUND_ALLOWLIST.
+        trusted: true,
       });
-      if (!res.ok) {
-        const text = await res.text().catch(() => "");
+      if (res.status < 200 || res.status >= 300) {
+        const text = await readText(res.body, MAX_ERROR_BYTES).catch(() => "");
         let detail = text;
         try {
           detail = errorMessage(JSON.parse(text)) ?? text;
@@ -88,22 +124,22 @@ export class LlmClient {
         throw new LlmError(`LLM endpoint answered ${res.status}${detail ? `: ${excerpt(detail.trim())}` : ""}`);
       }
       // A server that ignores `stream` answers with one JSON completion: deliver it as one delta.
-      const sse = (res.headers.get("content-type") ?? "").includes("text/event-stream");
-      const content =
-        stream && sse && res.body ? await this.readStream(res.body, options.onDelta!) : await this.readJson(res);
+      const sse = headerValue(res.headers["content-type"]).includes("text/event-stream");
+      const content = stream && sse ? await this.readStream(res.body, options.onDelta!) : await this.readJson(await readText(res.body, MAX_RESPONSE_BYTES));
       if (!content.trim()) throw new LlmError("LLM reply has no content");
       if (stream && !sse) options.onDelta!(content);
       return content;
     } catch (err) {
       if (err instanceof LlmError) throw err;
-      if (timeout.aborted) throw new LlmError(`LLM request timed out after ${this.config.timeoutMs} ms`, { cause: err });
-      if (options.signal?.aborted) throw new LlmError("LLM request was cancelled", { cause: err });
+      if (err instanceof OutboundFetchError && err.code === "TIMEOUT") {
+        throw new LlmError(`LLM request timed out after ${this.config.timeoutMs} ms`, { cause: err });
+      }
+      if (err instanceof OutboundFetchError && err.code === "ABORTED") throw new LlmError("LLM request was cancelled", { cause: err });
       throw new LlmError(`LLM request to ${url} failed: ${(err as Error).message}`, { cause: err });
     }
   }
 
-  private async readJson(res: Response): Promise<string> {
-    const text = await res.text();
+  private async readJson(text: string): Promise<string> {
     let body: unknown;
     try {
       body = JSON.parse(text);
@@ -119,15 +155,16 @@ export class LlmClient {
   }
 
   /** Server-sent events: `data: {…choices[0].delta.content…}` lines until `data: [DONE]`. */
-  private async readStream(body: ReadableStream<Uint8Array>, onDelta: (delta: string) => void): Promise<string> {
-    const reader = body.getReader();
+  private async readStream(body: AsyncIterable<Uint8Array>, onDelta: (delta: string) => void): Promise<string> {
     const decoder = new TextDecoder();
     const events: EventSourceMessage[] = [];
     const parser = createParser({ onEvent: (event) => events.push(event) });
     let content = "";
+    // Returning from inside the loop ends the body's iteration, which closes the connection.
+    const chunks = body[Symbol.asyncIterator]();
     try {
       for (;;) {
-        const { done, value } = await reader.read();
+        const { done, value } = await chunks.next();
         if (done) parser.feed(decoder.decode());
         else parser.feed(decoder.decode(value, { stream: true }));
         for (const event of events.splice(0)) {
@@ -151,7 +188,7 @@ export class LlmClient {
         if (done) return content;
       }
     } finally {
-      await reader.cancel().catch(() => {});
+      await chunks.return?.();
     }
   }
 }

@@ -1,4 +1,5 @@
 import type { LlmConfig } from "../config.ts";
+import type { OutboundGuard } from "../services/outbound-guard.ts";
 import { LlmClient, LlmError } from "./llm-client.ts";
 
 // Translation of operators' and external agents' replies into the visitor's language, through an
@@ -35,8 +36,8 @@ function unwrap(text: string): string {
 export class LlmTranslator implements Translator {
   private readonly client: LlmClient;
 
-  constructor(config: LlmConfig) {
-    this.client = new LlmClient(config);
+  constructor(config: LlmConfig, guard?: OutboundGuard) {
+    this.client = new LlmClient(config, guard);
   }
 
   get model(): string {
@@ -68,6 +69,6 @@ export class LlmTranslator implements Translator {
   }
 }
 
-export function createTranslator(config: { translator: LlmConfig | null }): Translator | null {
-  return config.translator ? new LlmTranslator(config.translator) : null;
+export function createTranslator(config: { translator: LlmConfig | null }, guard?: OutboundGuard): Translator | null {
+  return config.translator ? new LlmTranslator(config.translator, guard) : null;
 }

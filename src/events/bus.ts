@@ -23,6 +23,8 @@ export type LiveTopics = {
   [topic: `conversation:${string}`]: [LiveConversationMessage];
   /** A scenario's inbox: conversations created or changed. */
   [topic: `inbox:${string}`]: [LiveInboxUpdate];
+  /** A knowledge-base import's progress: its row after each change. */
+  [topic: `import:${string}`]: [unknown];
 };
 
 /**
@@ -185,5 +187,14 @@ export class EventBus {
 
   subscribeInbox(scenarioId: string): AsyncIterable<LiveInboxUpdate> {
     return new TopicSubscription(this.target, `inbox:${scenarioId}`);
+  }
+
+  /** Progress of one knowledge-base import (its row after each change); not persisted. */
+  publishImport(importId: string, snapshot: unknown): void {
+    this.emit(`import:${importId}`, snapshot);
+  }
+
+  subscribeImport(importId: string): AsyncIterable<unknown> {
+    return new TopicSubscription(this.target, `import:${importId}`);
   }
 }

@@ -24,5 +24,7 @@ import "./leads.ts";
 import "./activities.ts";
 import "./lead-emails.ts";
 import "./webhooks.ts";
+import "./intercom.ts";
+import "./knowledge-imports.ts";
 
 export const schema = lexicographicSortSchema(builder.toSchema());

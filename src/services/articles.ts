@@ -153,7 +153,7 @@ export async function changeArticles<T>(
   return value;
 }
 
-const tagFields = (tags: string[]) => {
+export const tagFields = (tags: string[]) => {
   const unique = [...new Set(tags)];
   return { tags: unique, tagsText: unique.join(" ") };
 };

@@ -11,6 +11,7 @@ import type { Responder } from "../ai/responder.ts";
 import type { ConversationAnalyzer } from "../ai/analyzer.ts";
 import type { Translator } from "../ai/translator.ts";
 import type { OutboundGuard } from "./outbound-guard.ts";
+import type { ImportConfig } from "../config.ts";
 
 /** What services are built from once per process. */
 export interface Runtime {
@@ -31,8 +32,10 @@ export interface Runtime {
   analyzer: ConversationAnalyzer;
   /** Translates operator and agent replies into the visitor's language (TRANSLATOR_*); absent: none. */
   translator?: Translator | null;
-  /** The HTTP client for addresses users choose (webhooks), with OUTBOUND_ALLOWLIST; absent: no allowlist. */
-  outbound?: OutboundGuard;
+  /** The HTTP client for every outbound request (webhooks, imports, the LLM): OUTBOUND_ALLOWLIST, trusted base URLs, caps. */
+  outbound: OutboundGuard;
+  /** Knowledge-base upload and import limits, and the external services' base URLs. */
+  imports: ImportConfig;
   log: Logger;
 }
 

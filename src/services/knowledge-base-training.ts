@@ -67,7 +67,7 @@ export function registerKnowledgeBaseJobs(runtime: Runtime): void {
  * Confirms (inside a transaction) that this worker still holds the job, and locks the job row until
  * the transaction ends so no release or takeover interleaves; throws when the claim is gone.
  */
-async function holdClaim(tx: Tx, job: JobRow, workerId: string, clock: () => Date): Promise<void> {
+export async function holdClaim(tx: Tx, job: JobRow, workerId: string, clock: () => Date): Promise<void> {
   const { count } = await tx.job.updateMany({
     where: { id: job.id, lockedBy: workerId, status: "running" },
     data: { updatedAt: clock() },

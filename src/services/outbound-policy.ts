@@ -92,3 +92,52 @@ export class OutboundPolicy {
     return new OutboundRefusedError(`refused to connect to ${host}: ${reason} (OUTBOUND_ALLOWLIST can permit it)`);
   }
 }
+
+export type OutboundFetchErrorCode =
+  /** The URL (or a redirect's Location) is not http(s). */
+  | "BAD_SCHEME"
+  /** The URL is not a URL at all. */
+  | "BAD_URL"
+  /** A redirect's Location could not be parsed. */
+  | "BAD_REDIRECT"
+  | "TOO_MANY_REDIRECTS"
+  /** The body is (or announces itself as) larger than the caller's cap. */
+  | "RESPONSE_TOO_LARGE"
+  /** The whole exchange, redirects and body included, took longer than the caller's cap. */
+  | "TIMEOUT"
+  /** The caller's signal stopped it. */
+  | "ABORTED"
+  /** Anything the network said: refused connection, reset, unknown host, TLS, malformed HTTP. */
+  | "NETWORK";
+
+/** A fetch that did not produce a usable response; `url` is the hop it happened on. */
+export class OutboundFetchError extends Error {
+  override name = "OutboundFetchError";
+  constructor(
+    readonly code: OutboundFetchErrorCode,
+    message: string,
+    readonly url: string,
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+  }
+}
+
+/** scheme://host:port with the default port spelled out: how trusted origins are compared. */
+export function originKey(protocol: string, hostname: string, port: string | number): string {
+  const scheme = protocol.replace(/:$/, "").toLowerCase();
+  const effective = port === "" || port === undefined ? (scheme === "https" ? 443 : 80) : Number(port);
+  return `${scheme}://${stripBrackets(hostname).toLowerCase().replace(/\.$/, "")}:${effective}`;
+}
+
+/** The origin key of an http(s) URL; null for anything else (or not a URL). */
+export function urlOriginKey(raw: string | URL): string | null {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    return null;
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") return null;
+  return originKey(url.protocol, url.hostname, url.port);
+}

@@ -2,7 +2,6 @@ import { randomUUID } from "node:crypto";
 import { json, sql, sqlList, timestamp, type SqlRunner } from "../db/sql.ts";
 import type { Config } from "../config.ts";
 import type { Runtime } from "./context.ts";
-import { OutboundGuard } from "./outbound-guard.ts";
 import { DEFAULT_WEBHOOK_OPTIONS, type WebhookOptions } from "./webhook-events.ts";
 import { relayEvents } from "./webhook-relay.ts";
 import { sendDueDeliveries } from "./webhook-sender.ts";
@@ -29,9 +28,9 @@ export function webhookOptions(config: Pick<Config, "webhooks">): WebhookOptions
   return { ...DEFAULT_WEBHOOK_OPTIONS, ...config.webhooks };
 }
 
-export function registerWebhookJobs(runtime: Runtime, config: Pick<Config, "webhooks" | "outboundAllowlist">): void {
+export function registerWebhookJobs(runtime: Runtime, config: Pick<Config, "webhooks">): void {
   const options = webhookOptions(config);
-  const guard = runtime.outbound ?? new OutboundGuard(config.outboundAllowlist);
+  const guard = runtime.outbound;
 
   runtime.jobs.registerHandler(RELAY_JOB, async (job, ctx) => {
     let delay = options.relayIdleMs;

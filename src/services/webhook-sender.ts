@@ -2,7 +2,7 @@ import { performance } from "node:perf_hooks";
 import { bool, rowsOf, sql, sqlList, timestamp, type SqlRunner } from "../db/sql.ts";
 import type { WebhookDelivery, WebhookSubscription } from "../generated/sqlite/client.ts";
 import type { Runtime } from "./context.ts";
-import type { OutboundGuard } from "./outbound-guard.ts";
+import { OutboundFetchError, type OutboundGuard } from "./outbound-guard.ts";
 import { parseRetryAfter, retryDelay, webhookHeaders, type WebhookOptions } from "./webhook-events.ts";
 
 // The sender: claims due deliveries (a lease in lockedBy/lockedUntil, taken in one statement, so
@@ -133,12 +133,10 @@ async function post(
   }
 }
 
-/** A network failure in a line: undici keeps the socket's error (ECONNREFUSED, the guard's refusal) as the cause. */
+/** A failed attempt in a line: the guard's refusal, or its OutboundFetchError (which already names the socket's error). */
 function describe(err: unknown): string {
-  const e = err as { name?: string; message?: string; code?: string; cause?: { message?: string; code?: string } };
-  if (e?.name === "TimeoutError" || e?.code === "UND_ERR_HEADERS_TIMEOUT" || e?.code === "UND_ERR_BODY_TIMEOUT") return "timed out";
-  const cause = e?.cause?.message && e.cause.message !== e.message ? `: ${e.cause.message}` : "";
-  return `${e?.message ?? String(err)}${cause}`.slice(0, MAX_ERROR);
+  if (err instanceof OutboundFetchError && err.code === "TIMEOUT") return "timed out";
+  return (err instanceof Error ? err.message : String(err)).slice(0, MAX_ERROR);
 }
 
 /** The attempt's row, the delivery's outcome and next try, and the subscription's health. */

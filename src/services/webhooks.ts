@@ -6,7 +6,6 @@ import type { DomainEventRecord } from "../events/bus.ts";
 import { requireWorkspaceAdmin } from "./access.ts";
 import { auditActor, recordAudit } from "./audit.ts";
 import type { ServiceContext } from "./context.ts";
-import { OutboundGuard } from "./outbound-guard.ts";
 import { parseInput } from "./validation.ts";
 import { newWebhookSecret, WEBHOOK_EVENTS } from "./webhook-events.ts";
 import { ensureWebhookLoops } from "./webhook-jobs.ts";
@@ -68,8 +67,7 @@ export async function ownSubscription(ctx: ServiceContext, id: string): Promise<
 
 /** The save-time half of the outbound check (the other half runs on every connection). */
 async function checkTarget(ctx: ServiceContext, url: string): Promise<void> {
-  const guard = ctx.outbound ?? new OutboundGuard();
-  const refusal = await guard.checkHost(new URL(url).hostname);
+  const refusal = await ctx.outbound.checkHost(new URL(url).hostname);
   if (refusal) throw validationError(`url: ${refusal}`, "url");
 }
 

@@ -9,8 +9,13 @@ import { widgetRoutes } from "./widget.ts";
 import { ratingRoutes } from "./rating.ts";
 import { legacyChatRoutes } from "./chat.ts";
 import { handoffRoutes } from "./handoff.ts";
+import { fileUploadRoutes, setupFileUploads } from "./file-upload.ts";
+import { importRoutes } from "./imports.ts";
+import { youtubeRoutes } from "./youtube.ts";
+import { intercomRoutes } from "./intercom.ts";
 
 export const quickchatGroup: RouteGroup = {
   dialect: quickchatDialect,
-  routes: [...chatbotSettingsRoutes, ...conversationRoutes, ...widgetRoutes, ...ratingRoutes, ...handoffRoutes, ...aiActionRoutes, ...knowledgeBaseRoutes, ...articlesRoutes, ...legacyChatRoutes],
+  setup: setupFileUploads,
+  routes: [...chatbotSettingsRoutes, ...conversationRoutes, ...widgetRoutes, ...ratingRoutes, ...handoffRoutes, ...aiActionRoutes, ...knowledgeBaseRoutes, ...articlesRoutes, ...fileUploadRoutes, ...importRoutes, ...youtubeRoutes, ...intercomRoutes, ...legacyChatRoutes],
 };
