@@ -15,7 +15,9 @@ import { wsSubscription } from "./helpers/live.ts";
 // restart doesn't lose or repeat, its progress streams over GraphQL, it can be cancelled, and
 // another tenant cannot see it.
 
-const JOBS = { pollMs: 20, backoffBaseMs: 40, backoffMaxMs: 200, heartbeatMs: 100, leaseMs: 600, stopTimeoutMs: 100, abortGraceMs: 200 };
+// A lease long enough that a loaded machine never lets it lapse mid-page (a lapsed lease lets the job be
+// claimed again while its first run still fetches); stop() releases it, so the restart needs no wait.
+const JOBS = { pollMs: 20, backoffBaseMs: 40, backoffMaxMs: 200, heartbeatMs: 250, leaseMs: 5000, stopTimeoutMs: 100, abortGraceMs: 200 };
 const IMPORT = `query($id: ID!) { knowledgeImport(id: $id) { id handle kind status total processed created updated unchanged failed skipped error
   items(first: 50) { totalCount edges { node { target status error articleId } } } } }`;
 const PROGRESS = `subscription($id: ID!) { knowledgeImportProgress(id: $id) { status processed total created failed } }`;
