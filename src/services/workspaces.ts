@@ -88,8 +88,11 @@ export async function initialize(ctx: ServiceContext): Promise<InitResult> {
   let created = false;
   let scenario = await ctx.db.scenario.findFirst({ orderBy: [{ createdAt: "asc" }, { id: "asc" }] });
   if (!scenario) {
-    // Serialises two first starts on one database: the second finds the first's workspace.
+    // Serialises two first starts on one database: the second finds the first's workspace. On
+    // SQLite the write transaction does it (BEGIN IMMEDIATE); PostgreSQL's READ COMMITTED lets both
+    // see no scenario, so a transaction-scoped advisory lock makes the second wait for the first.
     scenario = await ctx.db.$transaction(async (tx) => {
+      if (ctx.provider === "postgres") await tx.$executeRawUnsafe("SELECT pg_advisory_xact_lock(727301)");
       const existing = await tx.scenario.findFirst({ orderBy: [{ createdAt: "asc" }, { id: "asc" }] });
       if (existing) return existing;
       const workspace = await tx.workspace.create({ data: { name: "Default workspace" } });
