@@ -1,3 +1,5 @@
+import { isDatabaseUnavailable } from "./db/faults.ts";
+
 /** The codes every transport understands (see DESIGN.md: one error model, three dialects). */
 export type ErrorCode =
   | "BAD_REQUEST"
@@ -61,16 +63,7 @@ export const unavailable = (message = "Service temporarily unavailable") =>
 /** Turns anything thrown into an AppError; unknown errors become a masked UNKNOWN (caller logs the original). */
 export function toAppError(err: unknown): AppError {
   if (err instanceof AppError) return err;
+  // A database that is down or restarting is the service's state, not a fault of the request.
   if (isDatabaseUnavailable(err)) return unavailable();
   return new AppError("UNKNOWN", "Internal server error");
-}
-
-const UNAVAILABLE_CODES = new Set(["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "57P01", "57P03", "SQLITE_BUSY"]);
-function isDatabaseUnavailable(err: unknown): boolean {
-  let e: any = err;
-  for (let depth = 0; e && depth < 4; depth++, e = e.cause) {
-    if (typeof e.code === "string" && UNAVAILABLE_CODES.has(e.code)) return true;
-    if (e.name === "DriverAdapterError" && /ECONNREFUSED|terminat|connection/i.test(String(e.message))) return true;
-  }
-  return false;
 }

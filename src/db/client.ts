@@ -32,7 +32,14 @@ export function openDatabase(config: Pick<Config, "databaseUrl" | "dataDir">): D
   if (config.databaseUrl) {
     const adapter = new PrismaPg({
       connectionString: config.databaseUrl,
+      // How long a query waits for a pooled connection (all busy, or the server not answering):
+      // past it, the request answers 503 (see db/faults.ts) instead of hanging.
       connectionTimeoutMillis: 5000,
+      // TCP keep-alive after 10 s idle (the system default waits two hours): pooled connections to a
+      // server that vanished without closing them (host down, network cut) are found dead and
+      // replaced instead of handed to the next query.
+      keepAlive: true,
+      keepAliveInitialDelayMillis: 10_000,
       max: 10,
     });
     const prisma = new PostgresClient({ adapter }) as unknown as Db;

@@ -7,7 +7,8 @@ import { renderGraphiQL } from "@graphql-yoga/render-graphiql";
 import type { FastifyReply, FastifyRequest } from "fastify";
 import type { Logger } from "pino";
 import type { Config } from "../config.ts";
-import { AppError, toAppError } from "../errors.ts";
+import { AppError, toAppError, unavailable } from "../errors.ts";
+import { isDatabaseUnavailable } from "../db/faults.ts";
 import type { Principal } from "../auth/scopes.ts";
 import { authenticate } from "../services/access.ts";
 import { createServiceContext, type Runtime } from "../services/context.ts";
@@ -121,11 +122,15 @@ function shapeError(error: unknown, requestId: string, log: Logger): GraphQLErro
     return new GraphQLError(error.message, { nodes: error.nodes, path: error.path, extensions: { code: "VALIDATION_ERROR" } });
   }
   const code = original instanceof Error ? toAppError(original).code : "UNKNOWN";
-  log.error({ err: original, reqId: requestId }, "GraphQL operation failed");
-  return new GraphQLError(code === "SERVICE_UNAVAILABLE" ? "Service temporarily unavailable" : "Unexpected error.", {
+  // The database down: over HTTP the whole response is a 503, as on REST (load balancers and
+  // clients retry it); the message is the same everywhere. Logged as on REST: a warning.
+  const down = code === "SERVICE_UNAVAILABLE";
+  if (down) log.warn({ err: original, reqId: requestId }, "GraphQL operation failed: service unavailable");
+  else log.error({ err: original, reqId: requestId }, "GraphQL operation failed");
+  return new GraphQLError(down ? unavailable().message : "Unexpected error.", {
     nodes: error instanceof GraphQLError ? error.nodes : undefined,
     path: error instanceof GraphQLError ? error.path : undefined,
-    extensions: { code, requestId },
+    extensions: { code, requestId, ...(down ? { http: { status: 503 } } : {}) },
   });
 }
 
@@ -181,6 +186,8 @@ export function createGraphQL(config: Config, runtime: Runtime, log: Logger): Yo
           principal = await graphqlPrincipal(runtime, authorizationOf(initial.request.headers));
         } catch (err) {
           if (err instanceof AppError) throw requestError(err);
+          // Authentication reads the database: down, it is a 503 like any other operation.
+          if (isDatabaseUnavailable(err)) throw requestError(unavailable());
           throw err;
         }
       }

@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import pino, { type Logger } from "pino";
 import type { Db, Provider } from "../db/client.ts";
+import { retryWhileUnavailable } from "../db/faults.ts";
 import { json, PrismaRawLane, rowsOf, sql, sqlList, timestamp, type SqlLane, type SqlRunner } from "../db/sql.ts";
 import {
   DEFAULT_JOB_OPTIONS,
@@ -16,6 +17,8 @@ import {
 export * from "./types.ts";
 
 const MAX_ERROR_LENGTH = 2000;
+/** Longest pause between polls while claims keep failing: the runner notices a recovered database within this. */
+const POLL_BACKOFF_MAX_MS = 5_000;
 
 /**
  * Durable background jobs over the Job table. Any number of runners (in one process or on many
@@ -152,24 +155,39 @@ export class JobRunner {
   }
 
   private async pollLoop(): Promise<void> {
+    // Claims failing one after another (the database is down or restarting): the loop keeps going,
+    // polling less often, and says so once when it starts failing and once when it recovers.
+    let failures = 0;
     while (this.running) {
       this.woken = false;
       try {
         while (this.running && this.inFlight.size < this.options.concurrency) {
           const job = await this.claim();
+          if (failures) {
+            this.log.info({ failures }, "claiming jobs works again");
+            failures = 0;
+          }
           if (!job) break;
           this.execute(job);
         }
       } catch (err) {
-        this.log.error({ err }, "claiming a job failed");
+        if (failures++ === 0) this.log.error({ err }, "claiming a job failed; retrying with back-off");
+        else this.log.debug({ err, failures }, "claiming a job failed again");
       }
-      if (this.running && !this.woken) await this.sleep();
+      // While claims fail, a wake() that came during the claim doesn't skip the pause (the next claim
+      // would only fail again); one that comes during the pause still ends it (stop() relies on that).
+      if (this.running && (failures || !this.woken)) await this.sleep(failures ? this.pollBackoff(failures) : this.options.pollMs);
     }
   }
 
-  private sleep(): Promise<void> {
+  /** Poll interval after `failures` failed claims in a row: doubling from pollMs, at most 5 s. */
+  private pollBackoff(failures: number): number {
+    return Math.min(POLL_BACKOFF_MAX_MS, this.options.pollMs * 2 ** Math.min(failures, 16));
+  }
+
+  private sleep(ms: number): Promise<void> {
     return new Promise((resolve) => {
-      const timer = setTimeout(done, this.options.pollMs);
+      const timer = setTimeout(done, ms);
       timer.unref?.();
       const self = this;
       function done() {
@@ -241,17 +259,33 @@ export class JobRunner {
       const result = await entry.handler(job, { workerId: this.workerId, attempt: job.attempts, signal: abort.signal, log });
       const now = this.clock();
       const stored = result === undefined ? sql`` : sql`, "result" = ${json(JSON.parse(JSON.stringify(result)))}`;
-      await this.sql.run(
-        sql`UPDATE "Job" SET "status" = 'succeeded', "lockedBy" = NULL, "lockedUntil" = NULL, "finishedAt" = ${timestamp(now)},
+      const succeeded = sql`UPDATE "Job" SET "status" = 'succeeded', "lockedBy" = NULL, "lockedUntil" = NULL, "finishedAt" = ${timestamp(now)},
             "updatedAt" = ${timestamp(now)}${stored}
-          WHERE "id" = ${job.id} AND "lockedBy" = ${this.workerId} AND "status" = 'running'`,
-      );
+          WHERE "id" = ${job.id} AND "lockedBy" = ${this.workerId} AND "status" = 'running'`;
+      await retryWhileUnavailable(() => this.sql.run(succeeded), this.outcomeRetries(log, "recording a job's success"));
       log.debug("job succeeded");
     } catch (caught) {
-      await this.fail(job, caught, entry.options, log).catch((err) => log.error({ err }, "recording a job failure failed"));
+      await retryWhileUnavailable(() => this.fail(job, caught, entry.options, log), this.outcomeRetries(log, "recording a job failure")).catch((err) =>
+        log.error({ err }, "recording a job failure failed"),
+      );
     } finally {
       clearInterval(heartbeat);
     }
+  }
+
+  /**
+   * A try's outcome is written again while the database is unreachable (both writes are guarded
+   * by the claim, so repeating them is safe): the job then doesn't sit claimed until its lease
+   * expires and run once more after the outage. A stopping runner gives up; the lease brings the
+   * job back.
+   */
+  private outcomeRetries(log: Logger, what: string) {
+    return {
+      keepTrying: () => this.running,
+      firstPauseMs: this.options.pollMs,
+      maxPauseMs: POLL_BACKOFF_MAX_MS,
+      onRetry: (err: unknown) => log.warn({ err }, `${what} failed; retrying while the database is unavailable`),
+    };
   }
 
   private async fail(job: JobRow, caught: unknown, options: HandlerOptions, log: Logger): Promise<void> {

@@ -26,9 +26,10 @@ export function useDialectErrors(app: FastifyInstance, fixed?: Dialect) {
   app.setErrorHandler((err: FastifyError, req, reply) => {
     const dialect = fixed ?? dialectForPath(req.url);
     const appError = fromFastify(err, req.routeOptions?.bodyLimit ?? 1024 * 1024) ?? toAppError(err);
-    if (appError.code === "UNKNOWN" || appError.code === "SERVICE_UNAVAILABLE") {
-      req.log.error({ err, reqId: req.id }, "request failed");
-    }
+    if (appError.code === "UNKNOWN") req.log.error({ err, reqId: req.id }, "request failed");
+    // A dependency down (the database restarting…): every request says so while it lasts, and /readyz
+    // reports it; a warning, not an error of the request.
+    else if (appError.code === "SERVICE_UNAVAILABLE") req.log.warn({ err, reqId: req.id }, "request failed: service unavailable");
     if (appError.rateLimit) reply.headers(rateLimitHeaders(appError.rateLimit, true));
     return reply.status(appError.status).send(dialect.renderError(appError));
   });
