@@ -25,9 +25,21 @@ app.log.info({ url, database: app.database.provider }, "Parley is listening");
 let stopping = false;
 for (const signal of ["SIGINT", "SIGTERM"] as const) {
   process.on(signal, () => {
-    if (stopping) return;
+    // A second signal (an impatient supervisor, Ctrl-C twice) must not cut the stop short halfway:
+    // the shutdown below is bounded, and a stop cut short would leave jobs claimed until their lease ends.
+    if (stopping) {
+      app.log.info({ signal }, "already shutting down");
+      return;
+    }
     stopping = true;
     app.log.info({ signal }, "shutting down");
+    // Every step of stop() is bounded (requests by shutdownTimeoutMs, jobs by their stop timeout,
+    // job worker processes killed after 30 s); this only guards against one that hangs regardless.
+    const limitMs = config.shutdownTimeoutMs + 60_000;
+    setTimeout(() => {
+      app.log.error({ limitMs }, "shutdown did not finish in time; exiting");
+      process.exit(1);
+    }, limitMs).unref();
     app.stop().then(
       () => process.exit(0),
       (err) => {

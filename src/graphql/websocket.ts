@@ -10,6 +10,9 @@ import type { Runtime } from "../services/context.ts";
 import { graphqlPrincipal } from "./yoga.ts";
 import type { Config } from "../config.ts";
 
+/** RFC 6455 "Service Restart": the server goes away for now, the client may reconnect. */
+export const RESTART_CLOSE_CODE = 1012;
+
 type ConnectionExtra = {
   principal?: Principal | null;
   requestId?: string;
@@ -27,10 +30,16 @@ export function attachGraphQLWebSocket(
   config: Config,
 ) {
   const wss = new WebSocketServer({ noServer: true, maxPayload: 1024 * 1024 });
+  let closing = false;
   server.on("upgrade", (req, socket, head) => {
     const path = (req.url ?? "").split("?")[0]!.replace(/\/$/, "");
     if (path !== yoga.graphqlEndpoint) {
       socket.destroy();
+      return;
+    }
+    // Shutting down: a client that got in on a kept-alive connection goes to another instance.
+    if (closing) {
+      socket.end("HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Length: 0\r\n\r\n");
       return;
     }
     wss.handleUpgrade(req, socket, head, (ws) => wss.emit("connection", ws, req));
@@ -97,9 +106,26 @@ export function attachGraphQLWebSocket(
   );
   return {
     wss,
-    async close() {
-      await disposable.dispose();
-      await new Promise<void>((resolve) => wss.close(() => resolve()));
+    /**
+     * Stops taking connections and closes the open ones with 1012 Service Restart: graphql-ws
+     * clients treat it as retryable (like 1001 Going Away) and, with retryAttempts, reconnect (to
+     * another instance behind the load balancer) and subscribe again. Resolves once every socket
+     * is gone; sockets whose client never answers the close are cut after graceMs.
+     */
+    async close(graceMs = 5000) {
+      closing = true;
+      for (const socket of wss.clients) socket.close(RESTART_CLOSE_CODE, "Service restart");
+      // dispose() stops the server and resolves when its last client is gone (it would close the
+      // ones still open with 1001; there are none left open).
+      const disposed = Promise.resolve(disposable.dispose());
+      let timer: NodeJS.Timeout | undefined;
+      const expired = await Promise.race([
+        disposed.then(() => false),
+        new Promise<true>((resolve) => (timer = setTimeout(() => resolve(true), graceMs))),
+      ]);
+      clearTimeout(timer);
+      if (expired) for (const socket of wss.clients) socket.terminate();
+      await disposed;
     },
   };
 }

@@ -35,7 +35,9 @@ export type StubReply =
   /** 200 with this body verbatim (content type JSON, or SSE for a streaming request). */
   | { raw: string }
   /** Never answers (until the stub stops). */
-  | { hang: true };
+  | { hang: true }
+  /** Answers `reply` once `after` resolves (a slow model the test lets go when it wants). */
+  | { after: Promise<unknown>; reply: StubReply };
 
 export interface LlmStub {
   url: string;
@@ -78,27 +80,33 @@ export async function startLlmStub(): Promise<LlmStub> {
       }
       const recorded: StubRequest = { method: req.method ?? "", path: req.url ?? "", headers: req.headers, body };
       requests.push(recorded);
-      const reply = handler(recorded);
-      if ("hang" in reply) return;
-      if ("status" in reply) {
-        res.writeHead(reply.status, { "content-type": "application/json" }).end(reply.body);
-        return;
-      }
-      if (body.stream) {
-        res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache" });
-        if ("raw" in reply) {
-          res.end(reply.raw);
+      answer(handler(recorded));
+      function answer(reply: StubReply): void {
+        if ("after" in reply) {
+          void reply.after.then(() => answer(reply.reply));
           return;
         }
-        sse(res, delta({ role: "assistant" }));
-        for (const piece of reply.chunks ?? reply.content.match(/\S+\s*/g) ?? [reply.content]) sse(res, delta({ content: piece }));
-        sse(res, delta({}, "stop"));
-        sse(res, "[DONE]");
-        res.end();
-        return;
+        if ("hang" in reply) return;
+        if ("status" in reply) {
+          res.writeHead(reply.status, { "content-type": "application/json" }).end(reply.body);
+          return;
+        }
+        if (body.stream) {
+          res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache" });
+          if ("raw" in reply) {
+            res.end(reply.raw);
+            return;
+          }
+          sse(res, delta({ role: "assistant" }));
+          for (const piece of reply.chunks ?? reply.content.match(/\S+\s*/g) ?? [reply.content]) sse(res, delta({ content: piece }));
+          sse(res, delta({}, "stop"));
+          sse(res, "[DONE]");
+          res.end();
+          return;
+        }
+        res.writeHead(200, { "content-type": "application/json" });
+        res.end("raw" in reply ? reply.raw : JSON.stringify(completion(reply.content)));
       }
-      res.writeHead(200, { "content-type": "application/json" });
-      res.end("raw" in reply ? reply.raw : JSON.stringify(completion(reply.content)));
     });
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
