@@ -19,6 +19,10 @@ import { browserCors } from "./rest/cors.ts";
 import type { Runtime } from "./services/context.ts";
 import { JobWorkerPool } from "./jobs/worker-pool.ts";
 import { createRuntime, tuneDatabase, type BuildOptions } from "./runtime.ts";
+import { drainHttp, OpenStreams } from "./shutdown.ts";
+import { connectRedis, type RedisConnections } from "./redis.ts";
+import { RedisEventBridge } from "./events/redis-bridge.ts";
+import { RateLimits, sharedLimiters } from "./services/rate-limit.ts";
 
 export const VERSION = "0.1.0";
 export const ROUTE_GROUPS: RouteGroup[] = [quickchatGroup, quincerGroup, sitechatGroup];
@@ -33,6 +37,8 @@ export interface App {
   readonly log: Logger;
   /** The job worker processes (JOB_WORKERS > 0), or null when jobs run in this process. */
   readonly jobWorkers: JobWorkerPool | null;
+  /** The Redis connections (REDIS_URL), or null for one instance on its own. */
+  readonly redis: RedisConnections | null;
   /** Method and URL of every route the HTTP server registered. */
   readonly routes: { method: string; url: string }[];
   /** Applies pending migrations and listens; resolves with the base URL. */
@@ -44,7 +50,11 @@ export type { BuildOptions };
 
 export async function buildApp(config: Config, options: BuildOptions = {}): Promise<App> {
   const log = options.logger ?? pino({ level: config.logLevel, base: { service: "parley" } });
-  const { runtime, database } = createRuntime(config, log, options);
+  // Several instances (REDIS_URL): rate-limit counters in Redis and live events fanned out through it.
+  const redis = config.redisUrl ? connectRedis(config.redisUrl, log) : null;
+  const rateLimits = options.rateLimits ?? (redis ? new RateLimits(sharedLimiters(redis.commands)) : undefined);
+  const { runtime, database } = createRuntime(config, log, { ...options, rateLimits });
+  const bridge = redis ? new RedisEventBridge(runtime.events, redis, log) : null;
   const workers = config.jobWorkers > 0 ? new JobWorkerPool(config, runtime, log) : null;
 
   const http = Fastify({
@@ -77,15 +87,17 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   http.get("/healthz", async () => ({ status: "ok" }));
   registerFileRoutes(http, runtime);
   http.get("/readyz", async (_req, reply) => {
+    // Redis down is a degradation (local pubsub, per-instance limits), not a reason to take the instance out.
+    const redisState = redis ? redis.status() : "disabled";
     try {
       await Promise.race([
         runtime.db.$queryRawUnsafe("SELECT 1"),
         new Promise((_, reject) => setTimeout(() => reject(new Error("database check timed out")), 2000).unref()),
       ]);
-      return { status: "ready", database: "ok" };
+      return { status: "ready", database: "ok", redis: redisState };
     } catch (err) {
       log.warn({ err }, "readiness check failed");
-      return reply.status(503).send({ status: "unavailable", database: "unreachable" });
+      return reply.status(503).send({ status: "unavailable", database: "unreachable", redis: redisState });
     }
   });
 
@@ -100,6 +112,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   });
 
   const yoga = createGraphQL(config, runtime, log);
+  const streams = new OpenStreams();
   http.route({
     url: yoga.graphqlEndpoint,
     method: ["GET", "POST", "OPTIONS"],
@@ -107,6 +120,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
       const response = await yoga.handleNodeRequestAndResponse(req, reply, { req, reply });
       response.headers.forEach((value, key) => reply.header(key, value));
       reply.status(response.status);
+      if (response.headers.get("content-type")?.startsWith("text/event-stream")) streams.track(reply.raw);
       reply.send(response.body);
       return reply;
     },
@@ -114,11 +128,13 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
 
   let ws: ReturnType<typeof attachGraphQLWebSocket> | undefined;
   let started = false;
+  let stopping: Promise<void> | undefined;
   return {
     config,
     runtime,
     database,
     jobWorkers: workers,
+    redis,
     http,
     log,
     routes,
@@ -126,6 +142,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
       const result = await migrate(database.provider, database.location);
       if (result.applied.length) log.info({ applied: result.applied }, "applied database migrations");
       await tuneDatabase(database);
+      bridge?.start();
       if (workers) await workers.start();
       else runtime.jobs.start();
       ws = attachGraphQLWebSocket(http.server, yoga, runtime, config);
@@ -136,13 +153,30 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
       const host = config.host.includes(":") ? `[${config.host}]` : config.host;
       return { url: `http://${host === "0.0.0.0" ? "127.0.0.1" : host}:${port}`, port };
     },
-    async stop() {
-      await ws?.close();
-      if (started) await http.close();
-      if (workers) await workers.stop();
-      else await runtime.jobs.stop();
-      await runtime.outbound.close();
-      await database.close();
+    stop() {
+      return (stopping ??= shutdown());
     },
   };
+
+  /**
+   * Graceful: no new connections, requests in flight finish (up to shutdownTimeoutMs), live
+   * subscribers are told to reconnect (elsewhere), running jobs finish or go back to the queue.
+   * stop() called again (a second SIGTERM) waits for the same shutdown.
+   */
+  async function shutdown() {
+    const graceMs = config.shutdownTimeoutMs;
+    const drained = started ? drainHttp(http, graceMs, log) : Promise.resolve();
+    streams.cutAll();
+    const wsClosed = ws?.close(graceMs) ?? Promise.resolve();
+    // Meanwhile the jobs: no more claims; running ones get stopTimeoutMs, then their claims are
+    // released (queued again, unlocked) so another instance takes them at once, not after the lease.
+    const jobsStopped = workers ? workers.stop() : runtime.jobs.stop();
+    await Promise.all([drained, wsClosed]);
+    await jobsStopped;
+    // After the jobs: what they published while finishing still reached the other instances.
+    bridge?.close();
+    await redis?.close();
+    await runtime.outbound.close();
+    await database.close();
+  }
 }

@@ -15,6 +15,10 @@ const EnvSchema = z.object({
     .string()
     .regex(/^postgres(ql)?:\/\//, "DATABASE_URL must be a postgresql:// URL (leave it unset for SQLite)")
     .optional(),
+  REDIS_URL: z
+    .string()
+    .regex(/^rediss?:\/\//, "REDIS_URL must be a redis:// or rediss:// URL, e.g. redis://127.0.0.1:6379")
+    .optional(),
   DATA_DIR: z.string().min(1).default("./data"),
   PARLEY_SECRET: z.string().min(32, "PARLEY_SECRET must be at least 32 characters").optional(),
   NODE_ENV: z.enum(["development", "production", "test"]).default("development"),
@@ -23,6 +27,8 @@ const EnvSchema = z.object({
   INTROSPECTION: bool.optional(),
   TRUST_PROXY: bool.default(false),
   WS_CONNECTION_INIT_TIMEOUT_MS: z.coerce.number().int().min(100).default(3000),
+  // Graceful shutdown (SIGTERM): how long requests in flight may take to finish.
+  SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(0).default(10_000),
   CORS_ORIGINS: z
     .string()
     .default("*")
@@ -143,6 +149,11 @@ export interface Config {
   /** postgresql://… or undefined for the embedded SQLite database in dataDir. */
   databaseUrl?: string;
   dataDir: string;
+  /**
+   * redis://… shared by several instances: live events fan out through it and rate-limit counters
+   * live in it; unset: one instance, in-process pubsub and counters.
+   */
+  redisUrl?: string;
   /** Explicit signing secret; when undefined one is generated once and kept in dataDir. */
   secret?: string;
   env: "development" | "production" | "test";
@@ -151,6 +162,11 @@ export interface Config {
   introspection: boolean;
   trustProxy: boolean;
   wsConnectionInitTimeoutMs: number;
+  /**
+   * On stop (SIGTERM): requests in flight get this long to finish, WebSocket clients this long to
+   * answer their close, before their connections are cut.
+   */
+  shutdownTimeoutMs: number;
   /** Origins allowed to call the site-key routes and /graphql from browsers ("*": any). */
   corsOrigins: "*" | string[];
   /** Visitor file attachments: bytes per file and files per message. */
@@ -198,6 +214,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     host: e.HOST,
     databaseUrl: e.DATABASE_URL,
     dataDir: resolve(e.DATA_DIR),
+    redisUrl: e.REDIS_URL,
     secret: e.PARLEY_SECRET,
     env: e.NODE_ENV,
     logLevel: e.LOG_LEVEL,
@@ -205,6 +222,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     introspection: e.INTROSPECTION ?? dev,
     trustProxy: e.TRUST_PROXY,
     wsConnectionInitTimeoutMs: e.WS_CONNECTION_INIT_TIMEOUT_MS,
+    shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     corsOrigins: e.CORS_ORIGINS,
     attachments: { maxFileBytes: e.ATTACHMENT_MAX_FILE_BYTES, maxFiles: e.ATTACHMENT_MAX_FILES },
     jobWorkers: e.JOB_WORKERS,

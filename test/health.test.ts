@@ -20,7 +20,7 @@ describe("health", () => {
   it("GET /readyz is 200 while the database answers", async () => {
     const res = await fetch(`${server.url}/readyz`);
     expect(res.status).toBe(200);
-    expect(await res.json()).toEqual({ status: "ready", database: "ok" });
+    expect(await res.json()).toEqual({ status: "ready", database: "ok", redis: "disabled" });
   });
 
   it("echoes a caller's x-request-id", async () => {
@@ -37,7 +37,7 @@ describe("readiness without a database", () => {
     try {
       const ready = await app.http.inject({ method: "GET", url: "/readyz" });
       expect(ready.statusCode).toBe(503);
-      expect(ready.json()).toEqual({ status: "unavailable", database: "unreachable" });
+      expect(ready.json()).toEqual({ status: "unavailable", database: "unreachable", redis: "disabled" });
       expect((await app.http.inject({ method: "GET", url: "/healthz" })).statusCode).toBe(200);
     } finally {
       await app.stop();

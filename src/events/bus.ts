@@ -123,6 +123,7 @@ export class EventBus {
   private readonly target = unboundedEventTarget();
   readonly pubsub = createPubSub<LiveTopics>({ eventTarget: this.target });
   private relay: ((topic: string, payload: unknown) => void) | undefined;
+  private readonly peers = new Set<(topic: string, payload: unknown) => void>();
 
   /**
    * Hands every publication to `relay` too: a job worker process sends them to the server process
@@ -132,14 +133,32 @@ export class EventBus {
     this.relay = relay;
   }
 
-  /** Publishes to this process's subscribers only: what another process relayed. */
+  /**
+   * Hands every publication of this instance to `share` too (the Redis fan-out to the other
+   * instances): what is published in this process and what its job workers relayed
+   * (publishRelayed), never what another instance sent (deliver), so each event leaves its
+   * instance once. Returns the undo.
+   */
+  shareWith(share: (topic: string, payload: unknown) => void): () => void {
+    this.peers.add(share);
+    return () => this.peers.delete(share);
+  }
+
+  /** Publishes to this process's subscribers only: what another instance sent. */
   deliver(topic: string, payload: unknown): void {
     (this.pubsub.publish as (topic: string, payload: unknown) => void)(topic, payload);
+  }
+
+  /** What one of this instance's job workers published: to this process's subscribers and the other instances. */
+  publishRelayed(topic: string, payload: unknown): void {
+    this.deliver(topic, payload);
+    for (const share of this.peers) share(topic, payload);
   }
 
   private emit(topic: string, payload: unknown): void {
     this.deliver(topic, payload);
     this.relay?.(topic, payload);
+    for (const share of this.peers) share(topic, payload);
   }
 
   /** `lane`: the database's SQL lane, for the outbox insert (absent: through Prisma's raw queries). */

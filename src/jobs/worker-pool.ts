@@ -9,7 +9,8 @@ import { relayForgets } from "../services/caches.ts";
 // the subscribers; the workers claim and run jobs (assistant replies, analysis, training) from the
 // same database, on their own cores. Claims are atomic statements, so any number of workers (and
 // servers) can share the Job table. What a worker publishes (replies, inbox changes, reply chunks)
-// comes back over IPC and is delivered to this process's subscribers; the server's wake-ups after
+// comes back over IPC and is delivered to this process's subscribers (with Redis, also sent on to the
+// other instances: workers have no Redis connection); the server's wake-ups after
 // an enqueue go the other way, so a job starts without waiting for a poll.
 
 export type WorkerMessage =
@@ -71,7 +72,7 @@ export class JobWorkerPool {
     const worker: Worker = { child, ready, exited };
     this.workers.add(worker);
     child.on("message", (m: WorkerMessage) => {
-      if (m.kind === "event") this.runtime.events.deliver(m.topic, m.payload);
+      if (m.kind === "event") this.runtime.events.publishRelayed(m.topic, m.payload);
       else if (m.kind === "ready") resolveReady();
       else if (m.kind === "fatal") rejectReady(new Error(`job worker failed to start: ${m.error}`));
     });

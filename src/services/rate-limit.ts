@@ -1,4 +1,5 @@
-import { RateLimiterMemory, RateLimiterRes, type RateLimiterAbstract } from "rate-limiter-flexible";
+import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from "rate-limiter-flexible";
+import type { Redis } from "ioredis";
 import { AppError, type RateLimitInfo } from "../errors.ts";
 
 export interface Policy {
@@ -27,6 +28,26 @@ export const siteKeyPolicy = (route: string, points: number): Policy => perMinut
 export type LimiterFactory = (policy: Policy) => RateLimiterAbstract;
 const memoryLimiter: LimiterFactory = (p) =>
   new RateLimiterMemory({ points: p.points, duration: p.windowSeconds, keyPrefix: p.name });
+
+/**
+ * Counters in Redis, shared by every instance (REDIS_URL). While Redis is unreachable each instance
+ * counts in its own memory with the same budget (the insurance limiter), so limits still hold, per
+ * instance; `rejectIfRedisNotReady` skips Redis at once then instead of trying each request. Keys
+ * live under parley:rl: and name the whole budget, as RateLimits tells limiters apart.
+ */
+export const sharedLimiters =
+  (client: Redis): LimiterFactory =>
+  (p) =>
+    new RateLimiterRedis({
+      storeClient: client,
+      // ioredis, not node-redis (the library tells them apart by this flag).
+      useRedisPackage: false,
+      rejectIfRedisNotReady: true,
+      points: p.points,
+      duration: p.windowSeconds,
+      keyPrefix: `parley:rl:${p.name}:${p.points}:${p.windowSeconds}`,
+      insuranceLimiter: memoryLimiter(p),
+    });
 
 /**
  * Rate limits shared by every transport. The store is pluggable: memory in one process, a shared
