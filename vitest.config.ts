@@ -1,5 +1,5 @@
 import { createRequire } from "node:module";
-import { defineConfig } from "vitest/config";
+import { configDefaults, defineConfig } from "vitest/config";
 
 const require = createRequire(import.meta.url);
 
@@ -8,6 +8,8 @@ export default defineConfig({
   resolve: { alias: { graphql: require.resolve("graphql/index.js") } },
   test: {
     include: ["test/**/*.test.ts"],
+    // Cluster tests need Redis, PostgreSQL and several processes: npm run test:cluster runs them.
+    exclude: [...configDefaults.exclude, "test/cluster/**"],
     testTimeout: 30_000,
     hookTimeout: 60_000,
     // Each file starts its own servers on free ports with its own database.

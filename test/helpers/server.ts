@@ -1,10 +1,9 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { randomBytes } from "node:crypto";
-import pg from "pg";
 import pino from "pino";
 import { buildApp, type App } from "../../src/app.ts";
+import { createPgDatabase } from "./pg-database.ts";
 import { loadConfig, type Config } from "../../src/config.ts";
 
 /**
@@ -15,21 +14,12 @@ export async function freshDatabase(): Promise<{ dataDir: string; databaseUrl?: 
   const dataDir = mkdtempSync(join(tmpdir(), "parley-test-"));
   const admin = process.env.TEST_DATABASE_URL;
   if (!admin) return { dataDir, drop: async () => rmSync(dataDir, { recursive: true, force: true }) };
-  const name = `parley_t_${randomBytes(6).toString("hex")}`;
-  const client = new pg.Client({ connectionString: admin });
-  await client.connect();
-  await client.query(`CREATE DATABASE ${name}`);
-  await client.end();
-  const url = new URL(admin);
-  url.pathname = `/${name}`;
+  const db = await createPgDatabase(admin);
   return {
     dataDir,
-    databaseUrl: url.toString(),
+    databaseUrl: db.url,
     async drop() {
-      const c = new pg.Client({ connectionString: admin });
-      await c.connect();
-      await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      await c.end();
+      await db.drop();
       rmSync(dataDir, { recursive: true, force: true });
     },
   };
