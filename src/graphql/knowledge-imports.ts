@@ -1,8 +1,6 @@
-import { builder, type GraphQLContext } from "./builder.ts";
-import { scenarioAccess } from "../services/access.ts";
-import { cancelImport, getImport, importProgress } from "../services/kb-imports.ts";
+import { builder } from "./builder.ts";
+import { cancelImport, getImport, importProgress, importsScope } from "../services/kb-imports.ts";
 import { IMPORT_STATUSES, ITEM_STATUSES } from "../services/kb-import-types.ts";
-import { validationError } from "../errors.ts";
 import { deleteImportedLinks, startLinkListImport, startSitemapImport, startWebsiteImport } from "../services/kb-web-imports.ts";
 import { WEBSITE_MODES } from "../services/kb-web.ts";
 import { startYoutubeImport } from "../services/kb-youtube-import.ts";
@@ -57,13 +55,6 @@ builder.prismaObject("KnowledgeImport", {
   }),
 });
 
-async function importsWhere(ctx: GraphQLContext, args: { scenarioId: string | number; status?: string | null }) {
-  if (args.status && !(IMPORT_STATUSES as readonly string[]).includes(args.status)) {
-    throw validationError(`status must be one of ${IMPORT_STATUSES.join(", ")}`, "status");
-  }
-  const scenarioId = await scenarioAccess(ctx, String(args.scenarioId), "read");
-  return { scenarioId, ...(args.status ? { status: args.status } : {}) };
-}
 
 builder.queryFields((t) => ({
   knowledgeImports: t.prismaConnection({
@@ -72,9 +63,9 @@ builder.queryFields((t) => ({
     description: "A scenario's imports, newest first",
     authScopes: { authenticated: true },
     args: { scenarioId: t.arg.id({ required: true }), status: t.arg.string({ description: IMPORT_STATUSES.join(" | ") }) },
-    totalCount: async (_r, args, ctx) => ctx.db.knowledgeImport.count({ where: await importsWhere(ctx, args) }),
+    totalCount: async (_r, args, ctx) => ctx.db.knowledgeImport.count({ where: await importsScope(ctx, String(args.scenarioId), args.status) }),
     resolve: async (query, _r, args, ctx) =>
-      ctx.db.knowledgeImport.findMany({ ...query, where: await importsWhere(ctx, args), orderBy: [{ createdAt: "desc" }, { id: "desc" }] }),
+      ctx.db.knowledgeImport.findMany({ ...query, where: await importsScope(ctx, String(args.scenarioId), args.status), orderBy: [{ createdAt: "desc" }, { id: "desc" }] }),
   }),
   knowledgeImport: t.prismaField({
     type: "KnowledgeImport",

@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { isUniqueViolation, rowsOf, runnerIn, sql } from "../db/sql.ts";
-import { conflict, notFound } from "../errors.ts";
+import { conflict, notFound, validationError } from "../errors.ts";
 import type { DomainEventRecord } from "../events/bus.ts";
 import { PermanentJobError, type JobContext, type JobRow } from "../jobs/runner.ts";
 import { scenarioAccess } from "./access.ts";
@@ -8,6 +8,7 @@ import type { Runtime, ServiceContext } from "./context.ts";
 import { saveImportedArticle } from "./kb-import-articles.ts";
 import { IMPORT_PROCESSORS } from "./kb-import-processors.ts";
 import {
+  IMPORT_STATUSES,
   ImportItemError,
   type DiscoveredItem,
   type ImportItemRow,
@@ -95,6 +96,15 @@ export async function startImport(ctx: ServiceContext, input: NewImport): Promis
   ctx.events.publishImport(row.id, row);
   ctx.jobs.wake();
   return row;
+}
+
+/** Which of a scenario's imports the caller may list (read access), optionally of one status. */
+export async function importsScope(ctx: ServiceContext, scenarioId: string, status?: string | null) {
+  if (status && !(IMPORT_STATUSES as readonly string[]).includes(status)) {
+    throw validationError(`status must be one of ${IMPORT_STATUSES.join(", ")}`, "status");
+  }
+  const visible = await scenarioAccess(ctx, scenarioId, "read");
+  return { scenarioId: visible, ...(status ? { status } : {}) };
 }
 
 /** An import the caller may read (another tenant's is NOT_FOUND). */
