@@ -147,7 +147,12 @@ describe("redelivery", () => {
     });
     // Switched off meanwhile: the outstanding deliveries are given up.
     expect((await h.gql(UPDATE, { id: subscriptionId, active: false })).data.updateWebhookSubscription.active).toBe(false);
-    const dead = await h.deliveries(subscriptionId, "dead");
+    // A retry in flight when it was switched off is given up when that attempt ends (its sender
+    // holds the row until then), so this waits for both rather than reading at once.
+    const dead = await h.until("both given up", async () => {
+      const list = await h.deliveries(subscriptionId, "dead");
+      return list.length === 2 && list;
+    });
     expect(dead).toHaveLength(2);
     // Not while it is disabled…
     expect(errorCodes(await h.gql(REDELIVER_FAILED, { id: subscriptionId, since }))).toEqual(["CONFLICT"]);
